@@ -1,0 +1,10 @@
+//! One module per subcommand; each owns its clap arguments and returns an exit code.
+
+pub mod analyze;
+pub mod bandit;
+pub mod control;
+pub mod render;
+pub mod report;
+pub mod run;
+pub mod sample_size;
+pub mod serve;

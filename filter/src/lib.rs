@@ -1,0 +1,7 @@
+//! Rollgate routing core and proxy-wasm filter.
+//!
+//! The core (config, bucketing, variant choice, shadow sampling, response comparison) is plain
+//! Rust with no proxy-wasm types: it is compiled natively for tests, the controller and the
+//! harness. The proxy-wasm glue in `plugin/` is compiled only for `wasm32`.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Rollgate end-to-end helpers.
