@@ -1,23 +1,10 @@
-//! Rollgate controller library: the pieces behind the `rollgate` binary.
+//! Rollgate controller: the `rollgate` binary's shared glue.
 //!
-//! - [`engine`]: the rollout state machine, a pure `step(state, verdicts, now)`.
-//! - [`spec`]: the Rollout YAML contract, validated with errors naming the field.
-//! - [`gates`] and [`prometheus`]: gate evaluation and its Prometheus adapter.
-//! - [`sinks`]: where filter configs go (Kubernetes WasmPlugin, ECDS file, stdout).
-//! - [`stats`] and [`bandit`]: A/B statistics matching scipy/statsmodels, bandit weights.
-//! - [`api`] and [`store`]: the REST API of `rollgate serve` and its SQLite state.
-//! - [`report`]: the HTML report with SVG plots.
-
-pub mod api;
-pub mod bandit;
-pub mod engine;
-pub mod error;
-pub mod gates;
-pub mod prometheus;
-pub mod report;
-pub mod sinks;
-pub mod spec;
-pub mod stats;
-pub mod store;
-
-pub use error::Error;
+//! The logic lives in small crates beside this one, one job each:
+//! - `rollgate-rollout` (`controller/rollout`): Rollout spec, the pure state machine
+//!   `step(state, verdicts, now)`, Prometheus gates, sinks (Kubernetes WasmPlugin, ECDS file, stdout).
+//! - `rollgate-stats` (`controller/stats`): A/B statistics matching scipy/statsmodels, bandits.
+//! - `rollgate-api` (`controller/api`): the REST API of `rollgate serve` and its SQLite state.
+//! - `rollgate-report` (`controller/report`): the HTML report with SVG plots.
+//!
+//! This crate holds only the command line (`src/cli/`) that drives them.
