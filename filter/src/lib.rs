@@ -5,3 +5,6 @@
 //! harness. The proxy-wasm glue in `plugin/` is compiled only for `wasm32`.
 
 pub mod config;
+
+#[cfg(feature = "ecds")]
+pub mod ecds;

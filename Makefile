@@ -1,0 +1,53 @@
+# Rollgate: two commands matter. `make demo` shows the product, `make test` proves it.
+# Both install what they need (the wasm32-wasip1 target, Debian's prometheus) when missing.
+
+CARGO     ?= cargo
+WASM      := target/wasm32-wasip1/release/rollgate_filter.wasm
+WASM_MAX  := 153600   # 150 KiB
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all wasm wasm-target prometheus build test bench demo lint fmt manifests clean-demo
+
+all: build
+
+## wasm-target: install the wasm32-wasip1 Rust target when it is missing
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+## wasm: build the filter as Envoy loads it, and check its size (<= 150 KiB)
+wasm: wasm-target
+	$(CARGO) build -p rollgate-filter --release --target wasm32-wasip1
+	@size=$$(stat -c %s $(WASM)); echo "$(WASM): $$size bytes"; \
+	  [ $$size -le $(WASM_MAX) ] || { echo "error: $(WASM) is $$size bytes, over the 150 KiB budget"; exit 1; }
+
+## prometheus: install Debian's prometheus (and promtool) when missing; never fatal
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || \
+	  { echo "installing Debian's prometheus package (for promtool and the end-to-end tests)"; \
+	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null) \
+	    || echo "WARNING: could not install prometheus; tests that need it will say so and skip"; }
+
+## build: the native binaries (rollgate, rollgate-harness) in debug
+build: wasm
+	$(CARGO) build -p rollgate -p rollgate-harness
+
+## test: everything, in debug, from a clean clone
+test: wasm prometheus
+	$(CARGO) test --no-fail-fast
+
+## bench: criterion benchmarks (native core vs .wasm in wasmtime, stats, proxy, API)
+bench: wasm
+	$(CARGO) bench -p rollgate-benches
+
+## demo: a real rollout on loopback: dev proxy + real .wasm + Prometheus + controller, then a report
+demo: build prometheus
+	bash scripts/demo.sh
+
+## manifests: render manifests/ from manifests/values.yaml through rollgate render
+manifests: build
+	bash scripts/render-manifests.sh
+
+## lint: formatting and clippy, as CI-grade checks
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
