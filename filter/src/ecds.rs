@@ -129,11 +129,16 @@ pub fn render_ecds(
                 config: PluginConfig {
                     name: target.name.clone(),
                     root_id: target.name.clone(),
-                    configuration: StringValue { type_url: STRING_VALUE_TYPE.to_string(), value },
+                    configuration: StringValue {
+                        type_url: STRING_VALUE_TYPE.to_string(),
+                        value,
+                    },
                     vm_config: VmConfig {
                         runtime: DEFAULT_RUNTIME.to_string(),
                         code: AsyncDataSource {
-                            local: LocalDataSource { filename: target.wasm_filename.clone() },
+                            local: LocalDataSource {
+                                filename: target.wasm_filename.clone(),
+                            },
                         },
                     },
                 },
@@ -152,7 +157,10 @@ pub fn render_ecds(
 /// it (the filter's `on_configure`, or [`FilterConfig::from_json`]).
 pub fn parse_plugin_config_file(text: &str) -> Result<PluginConfigFile, ConfigError> {
     if text.trim_start().starts_with('{') {
-        return Ok(PluginConfigFile { version_info: None, config_json: text.to_string() });
+        return Ok(PluginConfigFile {
+            version_info: None,
+            config_json: text.to_string(),
+        });
     }
     let file: DiscoveryFile = serde_yaml::from_str(text).map_err(|err| ConfigError::Syntax {
         path: err.location().map_or_else(
@@ -166,12 +174,23 @@ pub fn parse_plugin_config_file(text: &str) -> Result<PluginConfigFile, ConfigEr
         other => {
             return Err(ConfigError::Invalid {
                 path: "resources".to_string(),
-                rule: format!("an ECDS file for Rollgate holds exactly one resource, found {}", other.len()),
+                rule: format!(
+                    "an ECDS file for Rollgate holds exactly one resource, found {}",
+                    other.len()
+                ),
             })
         }
     };
-    check_type("resources[0].@type", &resource.type_url, TYPED_EXTENSION_CONFIG_TYPE)?;
-    check_type("resources[0].typed_config.@type", &resource.typed_config.type_url, WASM_FILTER_TYPE)?;
+    check_type(
+        "resources[0].@type",
+        &resource.type_url,
+        TYPED_EXTENSION_CONFIG_TYPE,
+    )?;
+    check_type(
+        "resources[0].typed_config.@type",
+        &resource.typed_config.type_url,
+        WASM_FILTER_TYPE,
+    )?;
     let configuration = &resource.typed_config.config.configuration;
     check_type(
         "resources[0].typed_config.config.configuration.@type",
@@ -207,13 +226,19 @@ mod tests {
     }
 
     fn target() -> EcdsTarget {
-        EcdsTarget { name: "rollgate".into(), wasm_filename: "/etc/envoy/rollgate_filter.wasm".into() }
+        EcdsTarget {
+            name: "rollgate".into(),
+            wasm_filename: "/etc/envoy/rollgate_filter.wasm".into(),
+        }
     }
 
     #[test]
     fn render_then_parse_round_trips_the_config() {
         let text = render_ecds(&target(), 7, &sample()).expect("renders");
-        assert!(text.contains("version_info: '7'") || text.contains("version_info: \"7\""), "{text}");
+        assert!(
+            text.contains("version_info: '7'") || text.contains("version_info: \"7\""),
+            "{text}"
+        );
         assert!(text.contains(WASM_FILTER_TYPE));
         let parsed = parse_plugin_config_file(&text).expect("parses");
         assert_eq!(parsed.version_info.as_deref(), Some("7"));
@@ -232,7 +257,10 @@ mod tests {
     fn wrong_type_url_names_the_field() {
         let text = render_ecds(&target(), 1, &sample())
             .expect("renders")
-            .replace(STRING_VALUE_TYPE, "type.googleapis.com/google.protobuf.Struct");
+            .replace(
+                STRING_VALUE_TYPE,
+                "type.googleapis.com/google.protobuf.Struct",
+            );
         let err = parse_plugin_config_file(&text).expect_err("refused");
         assert!(err.to_string().contains("configuration.@type"), "{err}");
     }

@@ -39,7 +39,10 @@ pub struct FilterConfig {
 #[serde(deny_unknown_fields)]
 pub struct UnitSource {
     /// Request header holding the unit key (lower-case).
-    #[serde(default = "default_unit_header", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default = "default_unit_header",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub header: Option<String>,
     /// Cookie holding the unit key, used when the header is absent or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,7 +54,11 @@ pub struct UnitSource {
 
 impl Default for UnitSource {
     fn default() -> Self {
-        Self { header: default_unit_header(), cookie: None, missing_unit: MissingUnit::default() }
+        Self {
+            header: default_unit_header(),
+            cookie: None,
+            missing_unit: MissingUnit::default(),
+        }
     }
 }
 

@@ -1,0 +1,80 @@
+//! Syntax rules for the names a config carries: header names, cookie names, cluster names and
+//! values that become metric labels.
+
+use super::validate::invalid;
+use super::ConfigError;
+
+/// Header names must be lower-case HTTP tokens (RFC 9110 `tchar`), as Envoy stores them.
+pub(crate) fn check_header_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            format!(
+                "header name \"{}\" must be a non-empty lower-case HTTP token (a-z, 0-9, -, _, ...)",
+                name.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// Cookie names are HTTP tokens (case preserved).
+pub(crate) fn check_cookie_name(path: &str, name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            format!(
+                "cookie name \"{}\" must be a non-empty HTTP token",
+                name.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// Cluster names are set as a header value: non-empty, no whitespace, no control characters.
+pub(crate) fn check_cluster(path: &str, cluster: &str) -> Result<(), ConfigError> {
+    let valid = !cluster.is_empty() && cluster.bytes().all(|b| b > b' ' && b != 0x7f);
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            format!(
+                "cluster name \"{}\" must be non-empty with no whitespace or control characters",
+                cluster.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// Experiment ids and variant names travel in headers and metric labels:
+/// `[A-Za-z0-9._-]`, 1 to 128 characters.
+pub(crate) fn check_label_value(path: &str, value: &str) -> Result<(), ConfigError> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            format!(
+                "\"{}\" must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+                value.escape_debug()
+            ),
+        ))
+    }
+}

@@ -1,0 +1,170 @@
+//! Compilation of a validated [`FilterConfig`] into an immutable [`RoutingTable`] with every
+//! range, match rule and salt precomputed, so a decision allocates nothing.
+
+use super::request::authority_host;
+use crate::bucket::{ranges_for, BucketRange};
+use crate::config::{
+    ConfigError, FilterConfig, GuardConfig, MissingUnit, ShadowConfig, UnitKind, UnitSource,
+};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// One variant with its bucket range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledVariant {
+    /// Variant name.
+    pub name: String,
+    /// Cluster the route header is set to.
+    pub cluster: String,
+    /// Buckets `[start, end)` that go to this variant.
+    pub range: BucketRange,
+}
+
+/// One experiment, ready for matching and bucketing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledExperiment {
+    /// Experiment id.
+    pub id: String,
+    /// Bucketing salt.
+    pub salt: String,
+    /// Required host (lower-case, port removed), if any.
+    pub authority: Option<Vec<u8>>,
+    /// Required `:path` prefix, if any.
+    pub path_prefix: Option<Vec<u8>>,
+    /// Required header values.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Variants in listed order with contiguous ranges.
+    pub variants: Vec<CompiledVariant>,
+    /// Header that pins a variant by name.
+    pub force_header: Option<String>,
+    /// Shadow settings.
+    pub shadow: Option<ShadowConfig>,
+    /// Guard settings.
+    pub guard: Option<GuardConfig>,
+    /// Layer salt and range.
+    pub layer: Option<(String, BucketRange)>,
+    /// What a unit is.
+    pub unit_kind: UnitKind,
+}
+
+impl CompiledExperiment {
+    /// How specific the match rule is: exact authority beats none, then a longer path prefix,
+    /// then more header conditions. Higher wins.
+    pub fn specificity(&self) -> (bool, usize, usize) {
+        (
+            self.authority.is_some(),
+            self.path_prefix.as_ref().map_or(0, Vec::len),
+            self.headers.len(),
+        )
+    }
+}
+
+/// The compiled, immutable routing table built from one filter config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingTable {
+    pub(crate) experiments: Vec<CompiledExperiment>,
+    pub(crate) unit_header: Option<String>,
+    pub(crate) unit_cookie: Option<String>,
+    pub(crate) missing_unit: MissingUnit,
+    pub(crate) route_header: String,
+    pub(crate) variant_header: String,
+    pub(crate) generation: u64,
+}
+
+impl RoutingTable {
+    /// Validates `config` and compiles it.
+    pub fn compile(config: &FilterConfig) -> Result<RoutingTable, ConfigError> {
+        config.validate()?;
+        let experiments = config
+            .experiments
+            .iter()
+            .map(|experiment| {
+                let ranges = ranges_for(experiment.variants.iter().map(|v| v.weight));
+                let variants = experiment
+                    .variants
+                    .iter()
+                    .zip(ranges)
+                    .map(|(v, range)| CompiledVariant {
+                        name: v.name.clone(),
+                        cluster: v.cluster.clone(),
+                        range,
+                    })
+                    .collect();
+                let rule = &experiment.match_rule;
+                CompiledExperiment {
+                    id: experiment.id.clone(),
+                    salt: experiment.salt.clone(),
+                    authority: rule
+                        .authority
+                        .as_ref()
+                        .map(|a| authority_host(a.as_bytes()).to_ascii_lowercase()),
+                    path_prefix: rule.path_prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+                    headers: rule
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+                        .collect(),
+                    variants,
+                    force_header: experiment.force_header.clone(),
+                    shadow: experiment.shadow.clone(),
+                    guard: experiment.guard.clone(),
+                    layer: experiment.layer.as_ref().map(|layer| {
+                        let range = BucketRange {
+                            start: u16::try_from(layer.from).unwrap_or(u16::MAX),
+                            end: u16::try_from(layer.to).unwrap_or(0),
+                        };
+                        (layer.name.clone(), range)
+                    }),
+                    unit_kind: experiment.unit_kind,
+                }
+            })
+            .collect();
+        let UnitSource {
+            header,
+            cookie,
+            missing_unit,
+        } = &config.unit;
+        Ok(RoutingTable {
+            experiments,
+            unit_header: header.clone(),
+            unit_cookie: cookie.clone(),
+            missing_unit: *missing_unit,
+            route_header: config.route_header.clone(),
+            variant_header: config.variant_header.clone(),
+            generation: generation_of(config),
+        })
+    }
+
+    /// Parses, validates and compiles plugin configuration bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<RoutingTable, ConfigError> {
+        RoutingTable::compile(&FilterConfig::from_json(bytes)?)
+    }
+
+    /// The compiled experiments, in config order (indexes match the config's).
+    pub fn experiments(&self) -> &[CompiledExperiment] {
+        &self.experiments
+    }
+
+    /// Header set to the chosen cluster.
+    pub fn route_header(&self) -> &str {
+        &self.route_header
+    }
+
+    /// Header set to the chosen variant name.
+    pub fn variant_header(&self) -> &str {
+        &self.variant_header
+    }
+
+    /// A stable fingerprint of the config this table came from (xxh3 of its canonical JSON):
+    /// equal on every VM that loaded the same config, different after any change. Guard trips
+    /// are keyed by it so that a new config clears them.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+fn generation_of(config: &FilterConfig) -> u64 {
+    match serde_json::to_vec(config) {
+        Ok(bytes) => xxh3_64(&bytes),
+        Err(_) => 0,
+    }
+}
