@@ -1,0 +1,62 @@
+//! One HTTP stream's context in a VM, from `create` to `on_log`/`on_done`/`on_delete`, which
+//! run when the last holder (handler, request body, response body) lets go: after the response
+//! was sent, or when the client went away.
+
+use super::vm::{FilterVerdict, HeaderList, StreamId, VmFailure};
+use super::vm_ref::VmRef;
+
+/// Which way a body flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → upstream.
+    Request,
+    /// Upstream → client.
+    Response,
+}
+
+/// An HTTP context of one VM.
+pub struct FilterStream {
+    vm: VmRef,
+    id: StreamId,
+}
+
+impl FilterStream {
+    /// Creates the HTTP context.
+    pub fn open(vm: VmRef) -> Result<Self, VmFailure> {
+        let id = vm.run(|filter| filter.create_stream())?;
+        Ok(Self { vm, id })
+    }
+
+    /// Runs the headers callback of `direction`.
+    pub fn headers(
+        &self,
+        direction: Direction,
+        headers: &mut HeaderList,
+        end_of_stream: bool,
+    ) -> Result<FilterVerdict, VmFailure> {
+        self.vm.run(|filter| match direction {
+            Direction::Request => filter.request_headers(self.id, headers, end_of_stream),
+            Direction::Response => filter.response_headers(self.id, headers, end_of_stream),
+        })
+    }
+
+    /// Runs the body callback of `direction` on everything buffered so far.
+    pub fn body(
+        &self,
+        direction: Direction,
+        body: &mut Vec<u8>,
+        end_of_stream: bool,
+    ) -> Result<FilterVerdict, VmFailure> {
+        self.vm.run(|filter| match direction {
+            Direction::Request => filter.request_body(self.id, body, end_of_stream),
+            Direction::Response => filter.response_body(self.id, body, end_of_stream),
+        })
+    }
+}
+
+impl Drop for FilterStream {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.vm.run(|filter| filter.finish_stream(id));
+    }
+}
