@@ -1,1 +1,76 @@
-//! Rollgate end-to-end helpers.
+//! Rollgate end-to-end helpers: the model-server and load-generator stand-ins' pure logic, and
+//! what a scenario needs to run real processes on loopback — spawn and kill them (reading the
+//! OS-chosen ports they print), talk HTTP to them, and run a real Prometheus that scrapes the
+//! dev proxy every second.
+//!
+//! The scenarios themselves are in `tests/`; the binaries `model-server` and `loadgen` in
+//! `src/bin/` are used by them and by `scripts/demo.sh`.
+
+pub mod duration;
+pub mod load;
+pub mod model;
+pub mod net;
+pub mod paths;
+pub mod process;
+pub mod prometheus;
+
+use std::time::Duration;
+
+/// What can go wrong while running a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum E2eError {
+    /// A program could not be started.
+    #[error("starting {name} ({program}): {source}; is it built and on PATH?")]
+    Spawn {
+        /// Label of the process.
+        name: String,
+        /// Program path.
+        program: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// An IO operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A process did not do what was awaited.
+    #[error("{name}: waiting for {what}: {why}\n--- last stderr lines of {name} ---\n{stderr}")]
+    Process {
+        /// Label of the process.
+        name: String,
+        /// What was awaited.
+        what: String,
+        /// Why it failed.
+        why: String,
+        /// Its last stderr lines.
+        stderr: String,
+    },
+    /// A condition did not hold in time.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// The condition.
+        what: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// A server answered something unexpected.
+    #[error("{what}: {why}")]
+    Protocol {
+        /// The request.
+        what: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// An artifact is missing.
+    #[error("missing {what}: {fix}")]
+    Missing {
+        /// The artifact.
+        what: String,
+        /// How to get it.
+        fix: String,
+    },
+}

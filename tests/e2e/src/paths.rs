@@ -1,0 +1,39 @@
+//! Where the workspace's artifacts are: the binaries of other crates and the filter `.wasm`.
+
+use crate::E2eError;
+use std::path::PathBuf;
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// A debug binary of the workspace (`rollgate`, `rollgate-harness`), built by `make build`
+/// or by `cargo test` of its package.
+pub fn debug_binary(name: &str) -> Result<PathBuf, E2eError> {
+    let path = workspace_root().join("target/debug").join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(E2eError::Missing {
+            what: format!("binary {}", path.display()),
+            fix: "run `make build` (or `cargo build -p rollgate -p rollgate-harness`)".to_string(),
+        })
+    }
+}
+
+/// The release filter module Envoy would load.
+pub fn filter_wasm() -> Result<PathBuf, E2eError> {
+    let path = workspace_root().join("target/wasm32-wasip1/release/rollgate_filter.wasm");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(E2eError::Missing {
+            what: format!("filter module {}", path.display()),
+            fix: "run `make wasm`".to_string(),
+        })
+    }
+}
