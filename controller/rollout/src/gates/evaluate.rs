@@ -1,0 +1,211 @@
+//! Pure gate evaluation: query results in, verdict out.
+
+use super::{render_query, Gate, GateSource, QueryVars};
+use crate::duration::format_duration_ms;
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one instant query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryResult {
+    /// One finite value.
+    Value(f64),
+    /// No data: no series, NaN (no traffic), or several series where one was expected.
+    Empty(String),
+    /// The query could not be run (Prometheus down, timeout, bad query).
+    Failed(String),
+}
+
+/// The queries a gate needs, rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateQueries {
+    /// Query for the canary variant.
+    pub canary: String,
+    /// Query for the stable variant (comparison gates only).
+    pub stable: Option<String>,
+}
+
+impl GateQueries {
+    /// Renders `gate`'s queries for the rollout's experiment and variants.
+    pub fn render(
+        gate: &Gate,
+        experiment: &str,
+        namespace: &str,
+        canary: &str,
+        stable: &str,
+    ) -> Result<Self, String> {
+        let interval = format_duration_ms(gate.interval_ms);
+        let vars = |variant| QueryVars {
+            experiment,
+            variant,
+            namespace,
+            interval: &interval,
+        };
+        let (template, compare) = match &gate.source {
+            GateSource::Template(builtin) => (builtin.query(), false),
+            GateSource::Query(text) => (text.as_str(), false),
+            GateSource::Compare(builtin) => (builtin.query(), true),
+        };
+        Ok(Self {
+            canary: render_query(template, &vars(canary))?,
+            stable: if compare {
+                Some(render_query(template, &vars(stable))?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// Whether a check passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    /// The value met the condition.
+    Pass,
+    /// The value broke the condition.
+    Fail,
+    /// There was no value to judge.
+    NoData,
+}
+
+/// The result of checking one gate once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateVerdict {
+    /// Gate name.
+    pub gate: String,
+    /// Pass, fail or no data.
+    pub outcome: GateOutcome,
+    /// The measured value (canary minus stable for comparisons), when there was one.
+    pub value: Option<f64>,
+    /// The condition, as text (`< 0.01`).
+    pub condition: String,
+    /// The condition's threshold.
+    pub threshold: f64,
+    /// Why there was no data, when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Judges `gate` from its query results (`stable` only for comparison gates).
+pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>) -> GateVerdict {
+    let verdict = |outcome, value, detail| GateVerdict {
+        gate: gate.name.clone(),
+        outcome,
+        value,
+        condition: gate.condition.to_string(),
+        threshold: gate.condition.threshold,
+        detail,
+    };
+    let measured = match (&gate.source, canary, stable) {
+        (GateSource::Compare(_), QueryResult::Value(c), Some(QueryResult::Value(s))) => Ok(c - s),
+        (GateSource::Compare(_), QueryResult::Value(_), Some(other)) => {
+            Err(describe("stable", other))
+        }
+        (GateSource::Compare(_), QueryResult::Value(_), None) => {
+            Err("no stable result given".to_string())
+        }
+        (_, QueryResult::Value(c), _) => Ok(*c),
+        (_, other, _) => Err(describe("canary", other)),
+    };
+    match measured {
+        Ok(value) if gate.condition.holds(value) => verdict(GateOutcome::Pass, Some(value), None),
+        Ok(value) => verdict(GateOutcome::Fail, Some(value), None),
+        Err(detail) => verdict(GateOutcome::NoData, None, Some(detail)),
+    }
+}
+
+fn describe(side: &str, result: &QueryResult) -> String {
+    match result {
+        QueryResult::Value(v) => format!("{side}: {v}"),
+        QueryResult::Empty(why) => format!("{side}: no data ({why})"),
+        QueryResult::Failed(why) => format!("{side}: query failed ({why})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::{BuiltinTemplate, Condition, NoDataPolicy};
+
+    fn gate(source: GateSource, condition: &str) -> Gate {
+        Gate {
+            name: "g".into(),
+            source,
+            condition: Condition::parse(condition).expect("valid condition"),
+            interval_ms: 60_000,
+            failure_limit: 1,
+            no_data: NoDataPolicy::Inconclusive,
+        }
+    }
+
+    #[test]
+    fn value_meeting_the_condition_passes() {
+        let g = gate(GateSource::Template(BuiltinTemplate::ErrorRate), "< 0.01");
+        let v = evaluate(&g, &QueryResult::Value(0.001), None);
+        assert_eq!(
+            (v.outcome, v.value, v.threshold),
+            (GateOutcome::Pass, Some(0.001), 0.01)
+        );
+        let v = evaluate(&g, &QueryResult::Value(0.05), None);
+        assert_eq!((v.outcome, v.value), (GateOutcome::Fail, Some(0.05)));
+        assert_eq!(v.condition, "< 0.01");
+    }
+
+    #[test]
+    fn comparison_is_canary_minus_stable() {
+        let g = gate(GateSource::Compare(BuiltinTemplate::ErrorRate), "< 0.05");
+        let v = evaluate(
+            &g,
+            &QueryResult::Value(0.08),
+            Some(&QueryResult::Value(0.01)),
+        );
+        assert_eq!(v.outcome, GateOutcome::Fail);
+        assert!((v.value.unwrap_or_default() - 0.07).abs() < 1e-12);
+        let v = evaluate(
+            &g,
+            &QueryResult::Value(0.03),
+            Some(&QueryResult::Value(0.01)),
+        );
+        assert_eq!(v.outcome, GateOutcome::Pass);
+    }
+
+    #[test]
+    fn missing_or_failed_results_are_no_data_with_a_reason() {
+        let g = gate(GateSource::Compare(BuiltinTemplate::ErrorRate), "< 0.05");
+        let v = evaluate(
+            &g,
+            &QueryResult::Value(0.0),
+            Some(&QueryResult::Failed("connection refused".into())),
+        );
+        assert_eq!(v.outcome, GateOutcome::NoData);
+        assert!(
+            v.detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("stable: query failed"),
+            "{v:?}"
+        );
+        let v = evaluate(
+            &g,
+            &QueryResult::Empty("no series".into()),
+            Some(&QueryResult::Value(0.0)),
+        );
+        assert_eq!((v.outcome, v.value), (GateOutcome::NoData, None));
+    }
+
+    #[test]
+    fn queries_render_both_sides_for_comparisons() {
+        let g = gate(GateSource::Compare(BuiltinTemplate::ErrorRate), "< 0.05");
+        let q = GateQueries::render(&g, "fraud-v2", "ml", "canary", "stable").expect("renders");
+        assert!(q.canary.contains(r#"variant="canary""#) && q.canary.contains("[1m]"));
+        assert!(q
+            .stable
+            .as_deref()
+            .unwrap_or("")
+            .contains(r#"variant="stable""#));
+        let g = gate(GateSource::Query("up{ns=\"{{namespace}}\"}".into()), "> 0");
+        let q = GateQueries::render(&g, "e", "ml", "canary", "stable").expect("renders");
+        assert_eq!((q.canary.as_str(), q.stable), ("up{ns=\"ml\"}", None));
+    }
+}

@@ -1,0 +1,156 @@
+//! The Rollout YAML exactly as written (DESIGN.md "Rollout spec contract"), before validation.
+//! Durations and conditions stay text here so validation can name the field that is wrong.
+
+use serde::Deserialize;
+
+/// A `rollgate.dev/v1` `Rollout` document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    /// Must be `rollgate.dev/v1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Must be `Rollout`.
+    pub kind: String,
+    /// Name and namespace.
+    pub metadata: RawMetadata,
+    /// What is rolled out and how.
+    pub spec: RawSpec,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetadata {
+    /// Rollout name.
+    pub name: String,
+    /// Namespace (`{{namespace}}` in queries).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// `spec`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// Experiment id in the filter config.
+    pub experiment: String,
+    /// Name of the stable variant.
+    pub stable: String,
+    /// Name of the canary variant.
+    pub canary: String,
+    /// Filter config file, relative to the spec file.
+    pub base_config: String,
+    /// Where the config is pushed.
+    pub sink: RawSink,
+    /// Prometheus to query (needed when there are gates).
+    #[serde(default)]
+    pub prometheus: Option<RawPrometheus>,
+    /// Where progress is kept (ecds_file and stdout sinks), relative to the spec file.
+    #[serde(default)]
+    pub state_file: Option<String>,
+    /// Steps; absent means seed 001's six stages.
+    #[serde(default)]
+    pub steps: Option<Vec<RawStep>>,
+    /// Gates checked during every step's pause.
+    #[serde(default)]
+    pub gates: Vec<RawGate>,
+}
+
+/// `spec.sink`: exactly one field set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSink {
+    /// Envoy ECDS file.
+    #[serde(default)]
+    pub ecds_file: Option<RawEcdsFileSink>,
+    /// Istio WasmPlugin.
+    #[serde(default)]
+    pub kubernetes: Option<RawKubernetesSink>,
+    /// Print only.
+    #[serde(default)]
+    pub stdout: Option<RawStdoutSink>,
+}
+
+/// `spec.sink.ecds_file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEcdsFileSink {
+    /// The file Envoy watches.
+    pub path: String,
+    /// Extension config name (the listener's `http_filters[].name`); default `rollgate`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Path of the `.wasm` on the Envoy host; default `/etc/envoy/rollgate_filter.wasm`.
+    #[serde(default)]
+    pub wasm_filename: Option<String>,
+}
+
+/// `spec.sink.kubernetes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetesSink {
+    /// WasmPlugin name.
+    pub wasm_plugin: String,
+    /// Its namespace; default `metadata.namespace`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// `spec.sink.stdout` (no fields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStdoutSink {}
+
+/// `spec.prometheus`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    /// Base URL, e.g. `http://127.0.0.1:9090`.
+    pub url: String,
+    /// Query timeout; default `5s`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// One entry of `spec.steps`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Percent of traffic to the canary (0.01 steps).
+    pub weight: f64,
+    /// How long to hold this weight while the gates are checked; default none.
+    #[serde(default)]
+    pub pause: Option<String>,
+    /// Names of the gates checked at this step; default all.
+    #[serde(default)]
+    pub gates: Option<Vec<String>>,
+}
+
+/// One entry of `spec.gates`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGate {
+    /// Unique name.
+    pub name: String,
+    /// Built-in template name.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Custom PromQL template.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Built-in template compared canary minus stable.
+    #[serde(default)]
+    pub compare: Option<String>,
+    /// Pass condition, e.g. `< 0.01`.
+    pub condition: String,
+    /// Query range and check period; default `1m`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Consecutive failures before rollback; default 1.
+    #[serde(default)]
+    pub failure_limit: Option<u32>,
+    /// `fail`, `pass` or `inconclusive` (default).
+    #[serde(default)]
+    pub no_data: Option<String>,
+}

@@ -1,0 +1,239 @@
+//! Spec validation: the contract's shape, defaults, and errors that name the field.
+
+use super::*;
+use crate::gates::{BuiltinTemplate, GateSource, NoDataPolicy};
+use std::path::Path;
+
+const BASE: &str = r#"{"version":1,"experiments":[{"id":"fraud-v2","kind":"canary","salt":"fraud-v2",
+  "variants":[{"name":"stable","cluster":"s","weight":10000},{"name":"canary","cluster":"c","weight":0}]}]}"#;
+
+const SPEC: &str = r#"
+apiVersion: rollgate.dev/v1
+kind: Rollout
+metadata: { name: fraud-detector, namespace: ml }
+spec:
+  experiment: fraud-v2
+  stable: stable
+  canary: canary
+  base_config: filter-config.json
+  sink:
+    ecds_file: { path: /var/run/rollgate/ecds.yaml, name: rollgate }
+  prometheus: { url: http://127.0.0.1:9090 }
+  state_file: .rollgate/fraud-detector.json
+  steps:
+    - { weight: 1, pause: 30m }
+    - { weight: 5, pause: 1h }
+    - { weight: 100 }
+  gates:
+    - name: error-rate
+      template: error_rate
+      condition: "< 0.01"
+      interval: 1m
+      failure_limit: 2
+      no_data: inconclusive
+    - name: vs-stable
+      compare: error_rate
+      condition: "< 0.05"
+"#;
+
+fn parse_in(dir: &Path, text: &str) -> Result<Rollout, crate::RolloutError> {
+    std::fs::write(dir.join("filter-config.json"), BASE).expect("write base");
+    parse_rollout(text, dir)
+}
+
+fn field_of(text: &str) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    match parse_in(dir.path(), text) {
+        Err(crate::RolloutError::Spec { field, .. }) => field,
+        other => panic!("expected a spec error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_design_example_parses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rollout = parse_in(dir.path(), SPEC).expect("valid");
+    assert_eq!(
+        (rollout.name.as_str(), rollout.namespace.as_str()),
+        ("fraud-detector", "ml")
+    );
+    let weights: Vec<(u32, u64)> = rollout
+        .plan
+        .steps
+        .iter()
+        .map(|s| (s.canary_bp, s.pause_ms))
+        .collect();
+    assert_eq!(
+        weights,
+        vec![(100, 1_800_000), (500, 3_600_000), (10_000, 0)]
+    );
+    assert_eq!(rollout.plan.gates[0].failure_limit, 2);
+    assert_eq!(rollout.plan.gates[0].no_data, NoDataPolicy::Inconclusive);
+    assert_eq!(
+        rollout.plan.gates[1].source,
+        GateSource::Compare(BuiltinTemplate::ErrorRate)
+    );
+    assert_eq!(rollout.plan.gates[1].interval_ms, 60_000);
+    assert_eq!(
+        rollout.state_file,
+        Some(dir.path().join(".rollgate/fraud-detector.json"))
+    );
+    assert_eq!(
+        rollout.plan.steps[0].gates,
+        vec!["error-rate".to_string(), "vs-stable".to_string()]
+    );
+    assert_eq!(
+        rollout.plan.steps[2].gates,
+        vec!["error-rate".to_string()],
+        "no comparison at 100 %"
+    );
+    assert!(matches!(rollout.sink, SinkTarget::EcdsFile { ref name, .. } if name == "rollgate"));
+}
+
+#[test]
+fn default_steps_are_seed_001_stages() {
+    let text = SPEC.replace("  steps:\n    - { weight: 1, pause: 30m }\n    - { weight: 5, pause: 1h }\n    - { weight: 100 }\n", "");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rollout = parse_in(dir.path(), &text).expect("valid");
+    let steps: Vec<(u32, u64)> = rollout
+        .plan
+        .steps
+        .iter()
+        .map(|s| (s.canary_bp, s.pause_ms / 60_000))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (100, 30),
+            (500, 60),
+            (1_000, 120),
+            (2_500, 240),
+            (5_000, 360),
+            (10_000, 0)
+        ]
+    );
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+        (
+            SPEC.replace("condition: \"< 0.05\"", "condition: \"about 0.05\""),
+            "spec.gates[1].condition",
+        ),
+        (
+            SPEC.replace("interval: 1m", "interval: 1 minute"),
+            "spec.gates[0].interval",
+        ),
+        (
+            SPEC.replace("pause: 1h", "pause: 1hour"),
+            "spec.steps[1].pause",
+        ),
+        (
+            SPEC.replace("weight: 100 }", "weight: 90 }"),
+            "spec.steps[2].weight",
+        ),
+        (
+            SPEC.replace("weight: 5,", "weight: 150,"),
+            "spec.steps[1].weight",
+        ),
+        (
+            SPEC.replace("experiment: fraud-v2", "experiment: nope"),
+            "spec.experiment",
+        ),
+        (
+            SPEC.replace("canary: canary", "canary: green"),
+            "spec.canary",
+        ),
+        (
+            SPEC.replace("template: error_rate", "template: latency"),
+            "spec.gates[0].template",
+        ),
+        (
+            SPEC.replace("no_data: inconclusive", "no_data: maybe"),
+            "spec.gates[0].no_data",
+        ),
+        (
+            SPEC.replace("failure_limit: 2", "failure_limit: 0"),
+            "spec.gates[0].failure_limit",
+        ),
+        (
+            SPEC.replace("name: vs-stable", "name: error-rate"),
+            "spec.gates[1].name",
+        ),
+        (SPEC.replace("    # x", ""), "ok"),
+        (
+            SPEC.replace(
+                "base_config: filter-config.json",
+                "base_config: missing.json",
+            ),
+            "spec.base_config",
+        ),
+        (
+            SPEC.replace("apiVersion: rollgate.dev/v1", "apiVersion: v2"),
+            "apiVersion",
+        ),
+        (
+            SPEC.replace("  state_file: .rollgate/fraud-detector.json\n", ""),
+            "spec.state_file",
+        ),
+        (
+            SPEC.replace("http://127.0.0.1:9090", "127.0.0.1:9090"),
+            "spec.prometheus.url",
+        ),
+        (
+            SPEC.replace(
+                "ecds_file: { path: /var/run/rollgate/ecds.yaml, name: rollgate }",
+                "stdout: {}\n    kubernetes: { wasm_plugin: x }",
+            ),
+            "spec.sink",
+        ),
+    ];
+    for (text, expected) in cases {
+        if expected == "ok" {
+            continue;
+        }
+        assert_eq!(
+            field_of(&text),
+            expected,
+            "for a spec expected to fail on {expected}"
+        );
+    }
+}
+
+#[test]
+fn unknown_fields_are_refused_with_their_place() {
+    let text = SPEC.replace("failure_limit: 2", "failure_limit: 2\n      treshold: 3");
+    assert!(
+        field_of(&text).starts_with("spec.gates"),
+        "{}",
+        field_of(&text)
+    );
+}
+
+#[test]
+fn unknown_placeholder_in_a_custom_query_is_refused() {
+    let text = SPEC.replace("template: error_rate", "query: 'up{x=\"{{cluster}}\"}'");
+    assert_eq!(field_of(&text), "spec.gates[0].query");
+}
+
+#[test]
+fn step_gates_must_exist() {
+    let text = SPEC.replace(
+        "{ weight: 1, pause: 30m }",
+        "{ weight: 1, pause: 30m, gates: [nope] }",
+    );
+    assert_eq!(field_of(&text), "spec.steps[0].gates[0]");
+}
+
+#[test]
+fn fractional_percent_becomes_basis_points() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = SPEC.replace("weight: 1,", "weight: 0.25,");
+    let rollout = parse_in(dir.path(), &text).expect("valid");
+    assert_eq!(rollout.plan.steps[0].canary_bp, 25);
+    assert_eq!(
+        field_of(&SPEC.replace("weight: 1,", "weight: 0.001,")),
+        "spec.steps[0].weight"
+    );
+}

@@ -1,0 +1,376 @@
+//! From the raw YAML to a [`Rollout`]: every rule, with errors that name the field.
+
+use super::model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, Step};
+use super::raw::{RawGate, RawRollout, RawSink, RawStep};
+use crate::duration::parse_duration_ms;
+use crate::error::RolloutError;
+use crate::gates::{BuiltinTemplate, Condition, Gate, GateQueries, GateSource, NoDataPolicy};
+use crate::weights::apply_canary_weight;
+use rollgate_filter::config::{FilterConfig, TOTAL_WEIGHT};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// API version of the Rollout contract.
+pub const API_VERSION: &str = "rollgate.dev/v1";
+/// Kind of the Rollout contract.
+pub const KIND: &str = "Rollout";
+/// Default `.wasm` path in the ECDS file.
+pub const DEFAULT_WASM_FILENAME: &str = "/etc/envoy/rollgate_filter.wasm";
+const DEFAULT_INTERVAL_MS: u64 = 60_000;
+const DEFAULT_PROMETHEUS_TIMEOUT_MS: u64 = 5_000;
+
+/// Validates `raw`; relative paths are resolved against `spec_dir`, and `base_config` is the
+/// already parsed and validated filter config `spec.base_config` points at.
+pub fn validate(
+    raw: RawRollout,
+    spec_dir: &Path,
+    base_config: FilterConfig,
+) -> Result<Rollout, RolloutError> {
+    if raw.api_version != API_VERSION {
+        return Err(RolloutError::spec(
+            "apiVersion",
+            format!("must be {API_VERSION:?}, found {:?}", raw.api_version),
+        ));
+    }
+    if raw.kind != KIND {
+        return Err(RolloutError::spec(
+            "kind",
+            format!("must be {KIND:?}, found {:?}", raw.kind),
+        ));
+    }
+    non_empty("metadata.name", &raw.metadata.name)?;
+    let namespace = raw.metadata.namespace.clone().unwrap_or_default();
+    let spec = raw.spec;
+    non_empty("spec.experiment", &spec.experiment)?;
+    check_variants(&base_config, &spec.experiment, &spec.stable, &spec.canary)?;
+    let sink = validate_sink(&spec.sink, spec_dir, &namespace)?;
+    let state_file = spec.state_file.as_deref().map(|p| resolve(spec_dir, p));
+    if state_file.is_none() && !matches!(sink, SinkTarget::Kubernetes { .. }) {
+        return Err(RolloutError::spec(
+            "spec.state_file",
+            "required with the ecds_file and stdout sinks (progress is kept there so a restart resumes)",
+        ));
+    }
+    let gates = spec
+        .gates
+        .iter()
+        .enumerate()
+        .map(|(i, g)| validate_gate(&format!("spec.gates[{i}]"), g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut names = BTreeSet::new();
+    for (i, gate) in gates.iter().enumerate() {
+        if !names.insert(gate.name.as_str()) {
+            return Err(RolloutError::spec(
+                format!("spec.gates[{i}].name"),
+                format!("duplicate gate name {:?}", gate.name),
+            ));
+        }
+        GateQueries::render(
+            gate,
+            &spec.experiment,
+            &namespace,
+            &spec.canary,
+            &spec.stable,
+        )
+        .map_err(|e| RolloutError::spec(format!("spec.gates[{i}].query"), e))?;
+    }
+    let steps = match &spec.steps {
+        Some(steps) => validate_steps(steps, &gates)?,
+        None => default_steps()
+            .into_iter()
+            .map(|(canary_bp, pause_ms)| Step {
+                canary_bp,
+                pause_ms,
+                gates: all_gates(&gates, canary_bp),
+            })
+            .collect(),
+    };
+    for (i, step) in steps.iter().enumerate() {
+        apply_canary_weight(
+            &base_config,
+            &spec.experiment,
+            &spec.stable,
+            &spec.canary,
+            step.canary_bp,
+        )
+        .map_err(|e| RolloutError::spec(format!("spec.steps[{i}].weight"), e.to_string()))?;
+    }
+    let prometheus = match &spec.prometheus {
+        Some(p) => Some(validate_prometheus(&p.url, p.timeout.as_deref())?),
+        None if !gates.is_empty() => {
+            return Err(RolloutError::spec(
+                "spec.prometheus",
+                "required when spec.gates is not empty",
+            ))
+        }
+        None => None,
+    };
+    Ok(Rollout {
+        name: raw.metadata.name,
+        namespace,
+        experiment: spec.experiment,
+        stable: spec.stable,
+        canary: spec.canary,
+        base_config,
+        base_config_path: resolve(spec_dir, &spec.base_config),
+        sink,
+        prometheus,
+        state_file,
+        plan: Plan { steps, gates },
+    })
+}
+
+/// Resolves `path` against `dir` unless it is absolute.
+pub fn resolve(dir: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    }
+}
+
+fn non_empty(field: &str, value: &str) -> Result<(), RolloutError> {
+    if value.trim().is_empty() {
+        Err(RolloutError::spec(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_variants(
+    base: &FilterConfig,
+    experiment: &str,
+    stable: &str,
+    canary: &str,
+) -> Result<(), RolloutError> {
+    let Some(exp) = base.experiments.iter().find(|e| e.id == experiment) else {
+        let known: Vec<&str> = base.experiments.iter().map(|e| e.id.as_str()).collect();
+        return Err(RolloutError::spec(
+            "spec.experiment",
+            format!("experiment {experiment:?} is not in spec.base_config (it has {known:?})"),
+        ));
+    };
+    let known: Vec<&str> = exp.variants.iter().map(|v| v.name.as_str()).collect();
+    for (field, name) in [("spec.stable", stable), ("spec.canary", canary)] {
+        if !known.contains(&name) {
+            return Err(RolloutError::spec(
+                field,
+                format!("variant {name:?} is not in experiment {experiment:?} (it has {known:?})"),
+            ));
+        }
+    }
+    if stable == canary {
+        return Err(RolloutError::spec(
+            "spec.canary",
+            "must differ from spec.stable",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_sink(
+    sink: &RawSink,
+    spec_dir: &Path,
+    namespace: &str,
+) -> Result<SinkTarget, RolloutError> {
+    let set = [
+        sink.ecds_file.is_some(),
+        sink.kubernetes.is_some(),
+        sink.stdout.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() != 1 {
+        return Err(RolloutError::spec(
+            "spec.sink",
+            "set exactly one of ecds_file, kubernetes, stdout",
+        ));
+    }
+    if let Some(ecds) = &sink.ecds_file {
+        non_empty("spec.sink.ecds_file.path", &ecds.path)?;
+        let name = ecds.name.clone().unwrap_or_else(|| "rollgate".to_string());
+        non_empty("spec.sink.ecds_file.name", &name)?;
+        return Ok(SinkTarget::EcdsFile {
+            path: resolve(spec_dir, &ecds.path),
+            name,
+            wasm_filename: ecds
+                .wasm_filename
+                .clone()
+                .unwrap_or_else(|| DEFAULT_WASM_FILENAME.to_string()),
+        });
+    }
+    if let Some(k8s) = &sink.kubernetes {
+        non_empty("spec.sink.kubernetes.wasm_plugin", &k8s.wasm_plugin)?;
+        let ns = k8s
+            .namespace
+            .clone()
+            .unwrap_or_else(|| namespace.to_string());
+        if ns.is_empty() {
+            return Err(RolloutError::spec(
+                "spec.sink.kubernetes.namespace",
+                "required (or set metadata.namespace)",
+            ));
+        }
+        return Ok(SinkTarget::Kubernetes {
+            wasm_plugin: k8s.wasm_plugin.clone(),
+            namespace: ns,
+        });
+    }
+    Ok(SinkTarget::Stdout)
+}
+
+fn validate_prometheus(url: &str, timeout: Option<&str>) -> Result<PrometheusTarget, RolloutError> {
+    let url = url.trim().trim_end_matches('/');
+    if !url.starts_with("http://") {
+        return Err(RolloutError::spec(
+            "spec.prometheus.url",
+            format!("{url:?} must be an http:// URL (e.g. http://127.0.0.1:9090)"),
+        ));
+    }
+    let timeout_ms = match timeout {
+        Some(text) => duration("spec.prometheus.timeout", text)?,
+        None => DEFAULT_PROMETHEUS_TIMEOUT_MS,
+    };
+    if timeout_ms == 0 {
+        return Err(RolloutError::spec(
+            "spec.prometheus.timeout",
+            "must be more than 0",
+        ));
+    }
+    Ok(PrometheusTarget {
+        url: url.to_string(),
+        timeout_ms,
+    })
+}
+
+fn duration(field: &str, text: &str) -> Result<u64, RolloutError> {
+    parse_duration_ms(text).map_err(|e| RolloutError::spec(field, e))
+}
+
+fn validate_gate(field: &str, raw: &RawGate) -> Result<Gate, RolloutError> {
+    non_empty(&format!("{field}.name"), &raw.name)?;
+    let builtin = |sub: &str, name: &str| {
+        BuiltinTemplate::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = BuiltinTemplate::ALL.iter().map(|t| t.name()).collect();
+            RolloutError::spec(
+                format!("{field}.{sub}"),
+                format!("unknown template {name:?}; built-ins are {names:?}"),
+            )
+        })
+    };
+    let source = match (&raw.template, &raw.query, &raw.compare) {
+        (Some(t), None, None) => GateSource::Template(builtin("template", t)?),
+        (None, Some(q), None) => {
+            non_empty(&format!("{field}.query"), q)?;
+            GateSource::Query(q.clone())
+        }
+        (None, None, Some(c)) => GateSource::Compare(builtin("compare", c)?),
+        _ => {
+            return Err(RolloutError::spec(
+                field,
+                "set exactly one of template, query, compare",
+            ));
+        }
+    };
+    let condition = Condition::parse(&raw.condition)
+        .map_err(|e| RolloutError::spec(format!("{field}.condition"), e))?;
+    let interval_ms = match &raw.interval {
+        Some(text) => duration(&format!("{field}.interval"), text)?,
+        None => DEFAULT_INTERVAL_MS,
+    };
+    if interval_ms == 0 {
+        return Err(RolloutError::spec(
+            format!("{field}.interval"),
+            "must be more than 0",
+        ));
+    }
+    let failure_limit = raw.failure_limit.unwrap_or(1);
+    if failure_limit == 0 {
+        return Err(RolloutError::spec(
+            format!("{field}.failure_limit"),
+            "must be at least 1",
+        ));
+    }
+    let no_data = match raw.no_data.as_deref() {
+        None | Some("inconclusive") => NoDataPolicy::Inconclusive,
+        Some("fail") => NoDataPolicy::Fail,
+        Some("pass") => NoDataPolicy::Pass,
+        Some(other) => {
+            return Err(RolloutError::spec(
+                format!("{field}.no_data"),
+                format!("{other:?} is not a policy; use fail, pass or inconclusive"),
+            ))
+        }
+    };
+    Ok(Gate {
+        name: raw.name.clone(),
+        source,
+        condition,
+        interval_ms,
+        failure_limit,
+        no_data,
+    })
+}
+
+fn all_gates(gates: &[Gate], canary_bp: u32) -> Vec<String> {
+    // At 100 % there is no stable traffic left to compare with; a final pause still checks
+    // the canary's own gates.
+    gates
+        .iter()
+        .filter(|g| canary_bp < TOTAL_WEIGHT || !matches!(g.source, GateSource::Compare(_)))
+        .map(|g| g.name.clone())
+        .collect()
+}
+
+fn validate_steps(raw: &[RawStep], all: &[Gate]) -> Result<Vec<Step>, RolloutError> {
+    if raw.is_empty() {
+        return Err(RolloutError::spec(
+            "spec.steps",
+            "must not be empty (omit it for the default six stages)",
+        ));
+    }
+    let mut steps = Vec::with_capacity(raw.len());
+    for (i, step) in raw.iter().enumerate() {
+        let field = format!("spec.steps[{i}]");
+        let bp = step.weight * 100.0;
+        if !(step.weight > 0.0 && step.weight <= 100.0) || (bp - bp.round()).abs() > 1e-6 {
+            return Err(RolloutError::spec(
+                format!("{field}.weight"),
+                format!(
+                    "{} is not a percent in (0, 100] with at most two decimals",
+                    step.weight
+                ),
+            ));
+        }
+        let canary_bp = bp.round() as u32;
+        let pause_ms = match &step.pause {
+            Some(text) => duration(&format!("{field}.pause"), text)?,
+            None => 0,
+        };
+        let gates = match &step.gates {
+            Some(names) => {
+                for (j, name) in names.iter().enumerate() {
+                    if !all.iter().any(|g| &g.name == name) {
+                        return Err(RolloutError::spec(
+                            format!("{field}.gates[{j}]"),
+                            format!("no gate named {name:?} in spec.gates"),
+                        ));
+                    }
+                }
+                names.clone()
+            }
+            None => all_gates(all, canary_bp),
+        };
+        steps.push(Step {
+            canary_bp,
+            pause_ms,
+            gates,
+        });
+    }
+    if steps.last().map(|s| s.canary_bp) != Some(TOTAL_WEIGHT) {
+        return Err(RolloutError::spec(
+            format!("spec.steps[{}].weight", raw.len() - 1),
+            "the last step must be 100 (the rollout is promoted there)",
+        ));
+    }
+    Ok(steps)
+}
