@@ -1,0 +1,46 @@
+//! The write path every change takes: inside one transaction, apply the change, recompute the
+//! service's filter config, have the filter's validator accept it, push it through the sink,
+//! then commit. A refused config (422) or a failed push (502) rolls everything back.
+
+use crate::error::{ApiError, ApiResult};
+use crate::routing::{build_config, ServiceSnapshot};
+use crate::sink::PushTarget;
+use crate::state::AppState;
+use crate::store::{ab_tests, deployments, pushes, WriteTx};
+use rollgate_filter::config::FilterConfig;
+use rusqlite::Connection;
+
+/// Loads everything stored about a service.
+pub fn snapshot(conn: &Connection, tenant: &str, service: &str) -> ApiResult<ServiceSnapshot> {
+    Ok(ServiceSnapshot {
+        ab_tests: ab_tests::by_service(conn, tenant, service)?,
+        canaries: deployments::canaries_of(conn, tenant, service)?,
+        shadows: deployments::shadows_of(conn, tenant, service)?,
+    })
+}
+
+/// The config to push and its version, validated by the filter crate.
+fn prepare(conn: &Connection, tenant: &str, service: &str) -> ApiResult<(FilterConfig, u64)> {
+    let config = build_config(service, &snapshot(conn, tenant, service)?);
+    // The exact bytes a sidecar would receive must pass the filter's own parser + validator.
+    let text = serde_json::to_vec(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let config = FilterConfig::from_json(&text)?;
+    let version = pushes::next_version(conn, tenant, service)?;
+    Ok((config, version))
+}
+
+/// Recomputes and pushes the service's config inside `tx` (not committed here).
+pub async fn push_service(state: &AppState, tx: &mut WriteTx<'_>, tenant: &str, service: &str) -> ApiResult<u64> {
+    let (config, version) = prepare(tx.conn(), tenant, service)?;
+    state
+        .sink
+        .push(PushTarget { tenant, service, version }, &config)
+        .await
+        .map_err(|reason| {
+            state.metrics.push_failed();
+            ApiError::Sink(reason)
+        })?;
+    pushes::record(tx.conn(), tenant, service, version, &config)?;
+    state.metrics.pushed();
+    Ok(version)
+}

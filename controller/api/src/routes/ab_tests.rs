@@ -1,0 +1,165 @@
+//! `/api/v1/ab-tests`: create, list, get, update (If-Match), stop, promote, rollback.
+
+use crate::ab_ops::{end_test, Ending};
+use crate::auth::Tenant;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{etag, if_match, ApiJson, Paging};
+use crate::publish::{push_service, snapshot};
+use crate::routes::{new_id, with_etag};
+use crate::state::AppState;
+use crate::store::{ab_tests, models, WriteTx};
+use crate::time::{format_rfc3339, now_ms};
+use crate::types::ab::{AbStatus, AbTest, AbTestCreate, AbTestList, AbTestUpdate, Tunables};
+use crate::validate;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Json;
+
+/// Create an A/B test.
+#[utoipa::path(post, path = "/api/v1/ab-tests", request_body = AbTestCreate, tag = "ab-tests",
+    responses((status = 201, body = AbTest), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
+pub async fn create(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJson(body): ApiJson<AbTestCreate>) -> ApiResult<Response> {
+    Tunables {
+        name: &body.name,
+        treatment_fraction: body.treatment_fraction,
+        primary_metric: &body.primary_metric,
+        minimum_improvement: body.minimum_improvement,
+        confidence_level: body.confidence_level,
+        max_duration_hours: body.max_duration_hours,
+        min_sample_size: body.min_sample_size,
+        auto_rollback_threshold: body.auto_rollback_threshold,
+        rollback_window_minutes: body.rollback_window_minutes,
+    }
+    .validate()?;
+    for (field, value) in [
+        ("control_model_id", &body.control_model_id),
+        ("control_version", &body.control_version),
+        ("treatment_model_id", &body.treatment_model_id),
+        ("treatment_version", &body.treatment_version),
+    ] {
+        validate::label(field, value)?;
+    }
+    if body.control_model_id == body.treatment_model_id && body.control_version == body.treatment_version {
+        return Err(ApiError::invalid("treatment_version", "treatment must differ from control (same model and version)"));
+    }
+    let mut tx = WriteTx::begin(&state.store).await?;
+    let control_cluster = models::cluster_of(tx.conn(), &tenant, &body.control_model_id, &body.control_version, "control_version")?;
+    let treatment_cluster =
+        models::cluster_of(tx.conn(), &tenant, &body.treatment_model_id, &body.treatment_version, "treatment_version")?;
+    let service = body.control_model_id.clone();
+    if let Some(owner) = snapshot(tx.conn(), &tenant, &service)?.live_owner() {
+        return Err(ApiError::Conflict(format!(
+            "service `{service}` is already routed by {owner}; end it (promote, rollback, DELETE) before starting another"
+        )));
+    }
+    let test = AbTest {
+        experiment_id: new_id("ab"),
+        tenant_id: tenant.clone(),
+        name: body.name,
+        control_model_id: body.control_model_id,
+        control_version: body.control_version,
+        treatment_model_id: body.treatment_model_id,
+        treatment_version: body.treatment_version,
+        treatment_fraction: body.treatment_fraction,
+        primary_metric: body.primary_metric,
+        minimum_improvement: body.minimum_improvement,
+        confidence_level: body.confidence_level,
+        max_duration_hours: body.max_duration_hours,
+        min_sample_size: body.min_sample_size,
+        auto_rollback_threshold: body.auto_rollback_threshold,
+        rollback_window_minutes: body.rollback_window_minutes,
+        status: AbStatus::Active,
+        outcome: None,
+        reason: None,
+        started_at: format_rfc3339(now_ms()),
+        ended_at: None,
+        version: 1,
+        service: service.clone(),
+        control_cluster,
+        treatment_cluster,
+    };
+    ab_tests::insert(tx.conn(), &test)?;
+    push_service(&state, &mut tx, &tenant, &service).await?;
+    tx.commit()?;
+    let mut response = with_etag(StatusCode::CREATED, test.version, Json(&test));
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/ab-tests/{}", test.experiment_id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// List this tenant's A/B tests.
+#[utoipa::path(get, path = "/api/v1/ab-tests", params(Paging), tag = "ab-tests",
+    responses((status = 200, body = AbTestList), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(State(state): State<AppState>, Tenant(tenant): Tenant, RawQuery(query): RawQuery) -> ApiResult<Json<AbTestList>> {
+    let paging = Paging::from_query(query.as_deref())?;
+    let conn = state.store.lock().await;
+    let (items, total) = ab_tests::list(&conn, &tenant, paging.limit(), paging.offset())?;
+    Ok(Json(AbTestList { items, limit: paging.limit(), offset: paging.offset(), total }))
+}
+
+/// Get one A/B test (ETag = its version).
+#[utoipa::path(get, path = "/api/v1/ab-tests/{id}", tag = "ab-tests", params(("id" = String, Path)),
+    responses((status = 200, body = AbTest), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+    let conn = state.store.lock().await;
+    let (_, test) = ab_tests::require(&conn, &tenant, &id)?;
+    Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
+}
+
+/// Update weights and thresholds; needs `If-Match` with the current ETag.
+#[utoipa::path(put, path = "/api/v1/ab-tests/{id}", request_body = AbTestUpdate, tag = "ab-tests",
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "ETag from GET")),
+    responses((status = 200, body = AbTest), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AbTestUpdate>,
+) -> ApiResult<Response> {
+    let mut tx = WriteTx::begin(&state.store).await?;
+    let (_, mut test) = ab_tests::require(tx.conn(), &tenant, &id)?;
+    if_match(&headers, test.version)?;
+    if test.status != AbStatus::Active {
+        return Err(ApiError::Conflict(format!("ab-test `{id}` is {}; only an active test can be updated", test.status.as_str())));
+    }
+    let expected = test.version;
+    test.apply(body);
+    test.tunables().validate()?;
+    test.version += 1;
+    if !ab_tests::replace(tx.conn(), &test, expected)? {
+        return Err(ApiError::PreconditionFailed { given: etag(expected), current: expected + 1 });
+    }
+    push_service(&state, &mut tx, &tenant, &test.service.clone()).await?;
+    tx.commit()?;
+    Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
+}
+
+/// Stop: status completed, out of the filter config, history kept.
+#[utoipa::path(delete, path = "/api/v1/ab-tests/{id}", tag = "ab-tests", params(("id" = String, Path)),
+    responses((status = 200, body = AbTest), (status = 404, body = Problem)))]
+pub async fn stop(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+    let test = end_test(&state, &tenant, &id, Ending::Stop, None).await?;
+    Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
+}
+
+/// Promote: treatment takes 100 % of the traffic.
+#[utoipa::path(post, path = "/api/v1/ab-tests/{id}/promote", tag = "ab-tests", params(("id" = String, Path)),
+    responses((status = 200, body = AbTest), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn promote(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+    let test = end_test(&state, &tenant, &id, Ending::Promote, Some("promoted by request".into())).await?;
+    Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
+}
+
+/// Roll back: control takes 100 % of the traffic.
+#[utoipa::path(post, path = "/api/v1/ab-tests/{id}/rollback", tag = "ab-tests", params(("id" = String, Path)),
+    responses((status = 200, body = AbTest), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn rollback(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+    let test = end_test(&state, &tenant, &id, Ending::Rollback, None).await?;
+    Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
+}
+
