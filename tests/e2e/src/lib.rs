@@ -6,6 +6,7 @@
 //! The scenarios themselves are in `tests/`; the binaries `model-server` and `loadgen` in
 //! `src/bin/` are used by them and by `scripts/demo.sh`.
 
+pub mod controller;
 pub mod duration;
 pub mod load;
 pub mod model;
@@ -13,6 +14,8 @@ pub mod net;
 pub mod paths;
 pub mod process;
 pub mod prometheus;
+pub mod scenario;
+pub mod stack;
 
 use std::time::Duration;
 

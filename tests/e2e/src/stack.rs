@@ -1,0 +1,311 @@
+//! The processes of a canary scenario, each started on OS-chosen loopback ports: model servers,
+//! the dev proxy running the real `.wasm`, and the controller; plus the files they share.
+
+use crate::net::{http_get, http_post};
+use crate::paths::{debug_binary, filter_wasm};
+use crate::process::{wait_until, Spawned};
+use crate::E2eError;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a server gets to print its address.
+const STARTUP: Duration = Duration::from_secs(30);
+
+/// Paths of every program a scenario runs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `model-server` (this crate).
+    pub model_server: PathBuf,
+    /// `loadgen` (this crate).
+    pub loadgen: PathBuf,
+    /// `rollgate-harness` (the dev proxy).
+    pub harness: PathBuf,
+    /// `rollgate` (the controller).
+    pub rollgate: PathBuf,
+    /// The release filter module.
+    pub wasm: PathBuf,
+}
+
+impl Binaries {
+    /// Finds the other crates' binaries and the `.wasm`; this crate's two binaries are given
+    /// (integration tests know them as `CARGO_BIN_EXE_*`).
+    pub fn locate(model_server: &str, loadgen: &str) -> Result<Self, E2eError> {
+        Ok(Self {
+            model_server: PathBuf::from(model_server),
+            loadgen: PathBuf::from(loadgen),
+            harness: debug_binary("rollgate-harness")?,
+            rollgate: debug_binary("rollgate")?,
+            wasm: filter_wasm()?,
+        })
+    }
+}
+
+/// Writes `contents` to `path`, naming the file on error.
+pub fn write_file(path: &Path, contents: &str) -> Result<(), E2eError> {
+    std::fs::write(path, contents).map_err(|source| E2eError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })
+}
+
+/// A running `model-server`.
+pub struct ModelServer {
+    /// The process.
+    pub process: Spawned,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Behaviour of a model server at start.
+#[derive(Debug, Clone)]
+pub struct ModelBehaviour {
+    /// Model name (`v1`, `v2`, ...).
+    pub name: String,
+    /// Fraction of 503 answers.
+    pub error_rate: f64,
+    /// Added latency.
+    pub latency_ms: u64,
+    /// Agreement with the reference model.
+    pub agree_rate: f64,
+}
+
+impl ModelBehaviour {
+    /// A healthy model agreeing fully with the reference.
+    pub fn healthy(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            error_rate: 0.0,
+            latency_ms: 0,
+            agree_rate: 1.0,
+        }
+    }
+}
+
+impl ModelServer {
+    /// Starts `model-server` with `behaviour`.
+    pub fn start(binary: &Path, behaviour: &ModelBehaviour) -> Result<Self, E2eError> {
+        let mut command = Command::new(binary);
+        command
+            .args(["--listen", "127.0.0.1:0", "--name", &behaviour.name])
+            .arg(format!("--error-rate={}", behaviour.error_rate))
+            .arg(format!("--latency-ms={}", behaviour.latency_ms))
+            .arg(format!("--agree-rate={}", behaviour.agree_rate));
+        let mut process = Spawned::spawn(&format!("model-server {}", behaviour.name), command)?;
+        let addr = process.wait_listening(STARTUP)?;
+        Ok(Self { process, addr })
+    }
+
+    /// Changes its error rate at run time.
+    pub fn set_error_rate(&self, rate: f64) -> Result<(), E2eError> {
+        let reply = http_post(self.addr, "/admin/error-rate", &rate.to_string())?;
+        if reply.status == 200 {
+            Ok(())
+        } else {
+            Err(E2eError::Protocol {
+                what: "POST /admin/error-rate".into(),
+                why: format!("status {}: {}", reply.status, reply.body),
+            })
+        }
+    }
+}
+
+/// The clusters file of the dev proxy: `default_cluster` and one endpoint per cluster.
+pub fn clusters_yaml(default_cluster: &str, clusters: &[(&str, SocketAddr)]) -> String {
+    let clusters: Vec<Value> = clusters
+        .iter()
+        .map(|(name, addr)| json!({ "name": name, "endpoints": [addr.to_string()] }))
+        .collect();
+    serde_yaml::to_string(&json!({ "default_cluster": default_cluster, "clusters": clusters }))
+        .unwrap_or_default()
+}
+
+/// Cluster names used by the scenarios (Istio subset style).
+pub mod cluster {
+    /// Stable subset.
+    pub const STABLE: &str = "outbound|80|stable|fraud-detector.ml.svc.cluster.local";
+    /// Canary subset.
+    pub const CANARY: &str = "outbound|80|canary|fraud-detector.ml.svc.cluster.local";
+    /// Shadow subset.
+    pub const SHADOW: &str = "outbound|80|shadow|fraud-detector.ml.svc.cluster.local";
+}
+
+/// A canary filter config with the canary at `canary_bp` basis points, and optionally a shadow
+/// sampling `shadow_sample` basis points of users compared on `/prediction`.
+pub fn canary_filter_config(experiment: &str, canary_bp: u32, shadow_sample: Option<u32>) -> Value {
+    let mut experiment_json = json!({
+        "id": experiment,
+        "kind": "canary",
+        "salt": experiment,
+        "match": { "path_prefix": "/predict" },
+        "variants": [
+            { "name": "stable", "cluster": cluster::STABLE, "weight": 10_000 - canary_bp.min(10_000) },
+            { "name": "canary", "cluster": cluster::CANARY, "weight": canary_bp.min(10_000) }
+        ]
+    });
+    if let Some(sample) = shadow_sample {
+        experiment_json["shadow"] = json!({
+            "cluster": cluster::SHADOW,
+            "authority": "fraud-detector-shadow",
+            "sample": sample,
+            "timeout_ms": 1000,
+            "max_body_bytes": 65536,
+            "compare": { "json_pointer": "/prediction", "tolerance": 0.0 }
+        });
+    }
+    json!({
+        "version": 1,
+        "unit": { "header": "x-user-id", "missing_unit": "stable" },
+        "route_header": "x-rollgate-cluster",
+        "variant_header": "x-rollgate-variant",
+        "experiments": [experiment_json]
+    })
+}
+
+/// A running dev proxy (`rollgate-harness serve`).
+pub struct DevProxy {
+    /// The process.
+    pub process: Spawned,
+    /// Proxy address (send load here).
+    pub listen: SocketAddr,
+    /// Admin address (`/stats/prometheus`, `/config_dump`, `/ready`).
+    pub admin: SocketAddr,
+}
+
+impl DevProxy {
+    /// Starts the dev proxy on free ports with the real `.wasm`, watching `config`.
+    pub fn start(bins: &Binaries, config: &Path, clusters: &Path) -> Result<Self, E2eError> {
+        let mut command = Command::new(&bins.harness);
+        command
+            .arg("serve")
+            .arg("--wasm")
+            .arg(&bins.wasm)
+            .arg("--config")
+            .arg(config)
+            .arg("--clusters")
+            .arg(clusters)
+            .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .args(["--workers", "2", "--reload-interval-ms", "50"])
+            .env("RUST_LOG", "warn");
+        let mut process = Spawned::spawn("dev proxy", command)?;
+        let listen = process.wait_listening(STARTUP)?;
+        let admin = process.wait_for_stdout("an `admin on ADDR` line", STARTUP, |line| {
+            line.strip_prefix("admin on ")
+                .and_then(|addr| addr.trim().parse().ok())
+        })?;
+        Ok(Self {
+            process,
+            listen,
+            admin,
+        })
+    }
+
+    /// `GET /config_dump`, parsed.
+    pub fn config_dump(&self) -> Result<Value, E2eError> {
+        let reply = http_get(self.admin, "/config_dump")?;
+        serde_json::from_str(&reply.body).map_err(|err| E2eError::Protocol {
+            what: "GET /config_dump".into(),
+            why: format!("status {}, not JSON: {err}", reply.status),
+        })
+    }
+}
+
+/// The weight of `variant` in `experiment` of the active filter config in a `/config_dump`.
+pub fn variant_weight(dump: &Value, experiment: &str, variant: &str) -> Option<u64> {
+    dump["config"]["experiments"]
+        .as_array()?
+        .iter()
+        .find(|e| e["id"] == experiment)?["variants"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == variant)?["weight"]
+        .as_u64()
+}
+
+/// One change of the canary weight the filter serves, as seen by polling `/config_dump`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightChange {
+    /// When the poll saw it.
+    pub at: Instant,
+    /// The new weight (basis points).
+    pub canary_bp: u64,
+}
+
+/// Polls the dev proxy's `/config_dump` every 20 ms in a thread and records every change of
+/// the canary weight, so a test can tell when a push reached the filter.
+pub struct WeightWatcher {
+    changes: Arc<Mutex<Vec<WeightChange>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WeightWatcher {
+    /// Starts watching `admin` for `experiment`/`canary`.
+    pub fn start(admin: SocketAddr, experiment: &str, canary: &str) -> Self {
+        let changes = Arc::new(Mutex::new(Vec::<WeightChange>::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (experiment, canary) = (experiment.to_string(), canary.to_string());
+        let thread = {
+            let (changes, stop) = (changes.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let seen = http_get(admin, "/config_dump")
+                        .ok()
+                        .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
+                        .and_then(|dump| variant_weight(&dump, &experiment, &canary));
+                    if let Some(bp) = seen {
+                        let mut list = changes.lock().unwrap_or_else(|e| e.into_inner());
+                        if list.last().is_none_or(|last| last.canary_bp != bp) {
+                            list.push(WeightChange {
+                                at: Instant::now(),
+                                canary_bp: bp,
+                            });
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        Self {
+            changes,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Every change so far.
+    pub fn changes(&self) -> Vec<WeightChange> {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The first change after which `accept` holds, waiting up to `timeout`.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        accept: impl Fn(&WeightChange) -> bool,
+    ) -> Result<WeightChange, E2eError> {
+        wait_until(what, timeout, || self.changes().into_iter().find(&accept))
+    }
+
+    /// The highest canary weight the filter ever served.
+    pub fn max_weight(&self) -> Option<u64> {
+        self.changes().iter().map(|c| c.canary_bp).max()
+    }
+}
+
+impl Drop for WeightWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

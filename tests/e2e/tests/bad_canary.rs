@@ -1,0 +1,81 @@
+//! Bad canary (5 % errors) → rolled back, and the time from breach to weight 0 in the filter.
+
+use rollgate_e2e::controller::{exit, Controller, GateSpec};
+use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario, SCRAPE};
+use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::E2eError;
+use std::time::Duration;
+
+/// Gate interval: the query range and the check period.
+const GATE_INTERVAL: Duration = Duration::from_secs(5);
+
+#[test]
+fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<(), E2eError> {
+    let Some(prometheus) = prometheus_or_skip("bad_canary") else {
+        return Ok(());
+    };
+    let bins = Binaries::locate(
+        env!("CARGO_BIN_EXE_model-server"),
+        env!("CARGO_BIN_EXE_loadgen"),
+    )?;
+    let canary = ModelBehaviour {
+        error_rate: 0.05,
+        ..ModelBehaviour::healthy("v2")
+    };
+    let scenario = CanaryScenario::start(&bins, &prometheus, canary, 150.0)?;
+    let spec = scenario.write_spec(
+        &[(10.0, "30s"), (50.0, "30s"), (100.0, "")],
+        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "5s")],
+    )?;
+    let mut controller = Controller::start(&bins, &spec)?;
+
+    // The canary fails 5 % of its requests from its first one, so the breach starts the moment
+    // its weight reaches the filter.
+    let breach = scenario
+        .watcher
+        .wait_for("canary weight > 0 in the filter", Duration::from_secs(30), |w| {
+            w.canary_bp > 0
+        })
+        .map_err(|e| controller.process.failure("first push", &e.to_string()))?;
+    let rollback = scenario.watcher.wait_for(
+        "canary weight back to 0 in the filter",
+        Duration::from_secs(40),
+        |w| w.at > breach.at && w.canary_bp == 0,
+    )?;
+    let (code, result) = controller.wait_result(Duration::from_secs(20))?;
+    let took = rollback.at.duration_since(breach.at);
+    println!(
+        "bad canary: breach (canary at {} bp in the filter) → weight 0 in the filter: {:.3} s",
+        breach.canary_bp,
+        took.as_secs_f64()
+    );
+
+    assert_eq!(
+        code,
+        exit::ROLLED_BACK,
+        "result {result}\n{}",
+        scenario.diagnostics()
+    );
+    assert_eq!(result["result"], "rolled_back");
+    assert_eq!(result["reason"]["gate"], "error-rate", "reason names the gate: {result}");
+    assert!(
+        result["reason"]["value"].as_f64().is_some_and(|v| v > 0.02),
+        "reason carries the measured error rate: {result}"
+    );
+    assert_eq!(
+        scenario.watcher.max_weight(),
+        Some(1000),
+        "the canary never went past its first step"
+    );
+    // Bound: the first check runs one gate interval after the step started (which is no later
+    // than the weight reaching the filter), then the push takes a controller tick (100 ms) and
+    // the dev proxy's file poll (50 ms): within interval + 1 s. Scrape slack: the check reads
+    // data up to one scrape interval old, and a rate over a window whose newest sample lags by
+    // a scrape can put the failing value one scrape later on a loaded machine; we allow it.
+    let bound = GATE_INTERVAL + Duration::from_secs(1) + SCRAPE;
+    assert!(
+        took <= bound,
+        "breach → rollback took {took:?}, over {bound:?}"
+    );
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Controller SIGKILLed mid-rollout, then started again → resumes from its state file, never
+//! re-plays a weight, and ends in the same result as an uninterrupted run (promoted).
+
+use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
+use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
+use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::E2eError;
+use std::time::Duration;
+
+#[test]
+fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
+    let Some(prometheus) = prometheus_or_skip("controller_restart") else {
+        return Ok(());
+    };
+    let bins = Binaries::locate(
+        env!("CARGO_BIN_EXE_model-server"),
+        env!("CARGO_BIN_EXE_loadgen"),
+    )?;
+    let scenario =
+        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
+    let spec = scenario.write_spec(
+        &[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")],
+        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "4s")],
+    )?;
+    let mut first = Controller::start(&bins, &spec)?;
+    first.wait_event("push of 25 %", Duration::from_secs(30), |e| {
+        is_pushed(e, 2500)
+    })?;
+    first.process.kill(); // SIGKILL: no chance to clean up
+    let state = std::fs::read_to_string(&scenario.state).map_err(|source| E2eError::Io {
+        what: format!("reading the state file {}", scenario.state.display()),
+        source,
+    })?;
+    assert!(state.contains("2500"), "state persisted the 25 % step: {state}");
+
+    let mut second = Controller::start(&bins, &spec)?;
+    let (code, result) = second.wait_result(Duration::from_secs(60))?;
+    assert_eq!(
+        code,
+        exit::PROMOTED,
+        "result {result}\n{}\n{}",
+        second.process.stderr_tail(20),
+        scenario.diagnostics()
+    );
+    let replayed: Vec<_> = second
+        .events()
+        .into_iter()
+        .filter(|e| is_pushed(e, 1000))
+        .collect();
+    assert!(replayed.is_empty(), "the restart re-played 10 %: {replayed:?}");
+    scenario.watcher.wait_for(
+        "canary at 10000 bp in the filter",
+        Duration::from_secs(5),
+        |w| w.canary_bp == 10_000,
+    )?;
+    let served: Vec<u64> = scenario
+        .watcher
+        .changes()
+        .iter()
+        .map(|c| c.canary_bp)
+        .collect();
+    assert_eq!(
+        served,
+        vec![0, 1000, 2500, 5000, 10_000],
+        "weights the filter served, in order, across the restart"
+    );
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Good canary → promoted to 100 % through every step.
+
+use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
+use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
+use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::E2eError;
+use std::time::Duration;
+
+#[test]
+fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
+    let Some(prometheus) = prometheus_or_skip("good_canary") else {
+        return Ok(());
+    };
+    let bins = Binaries::locate(
+        env!("CARGO_BIN_EXE_model-server"),
+        env!("CARGO_BIN_EXE_loadgen"),
+    )?;
+    let scenario =
+        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
+    let mut compare = GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s");
+    compare.compare = true;
+    let spec = scenario.write_spec(
+        &[(10.0, "4s"), (50.0, "4s"), (100.0, "")],
+        &[
+            GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"),
+            GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"),
+            compare,
+        ],
+    )?;
+    let mut controller = Controller::start(&bins, &spec)?;
+    let (code, result) = controller.wait_result(Duration::from_secs(60))?;
+    assert_eq!(
+        code,
+        exit::PROMOTED,
+        "result {result}\n{}\n{}",
+        controller.process.stderr_tail(20),
+        scenario.diagnostics()
+    );
+    let full = scenario.watcher.wait_for(
+        "canary at 10000 bp in the filter",
+        Duration::from_secs(5),
+        |w| w.canary_bp == 10_000,
+    )?;
+    assert_eq!(full.canary_bp, 10_000);
+    let served: Vec<u64> = scenario
+        .watcher
+        .changes()
+        .iter()
+        .map(|c| c.canary_bp)
+        .collect();
+    assert_eq!(served, vec![0, 1000, 5000, 10_000], "weights the filter served, in order");
+    let events = controller.events();
+    let passed = events
+        .iter()
+        .filter(|e| e["event"] == "gate_checked" && e["verdict"]["outcome"] == "pass")
+        .count();
+    assert!(passed >= 6, "every gate passed at both paused steps: {passed} passes");
+    assert!(events.iter().any(|e| is_pushed(e, 10_000)));
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Prometheus killed mid-rollout → the no-data policy (inconclusive) pauses the rollout;
+//! nothing is promoted on missing data.
+
+use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
+use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
+use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::E2eError;
+use std::time::Duration;
+
+#[test]
+fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
+    let Some(prometheus) = prometheus_or_skip("prometheus_down") else {
+        return Ok(());
+    };
+    let bins = Binaries::locate(
+        env!("CARGO_BIN_EXE_model-server"),
+        env!("CARGO_BIN_EXE_loadgen"),
+    )?;
+    let mut scenario =
+        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
+    let spec = scenario.write_spec(
+        &[(10.0, "4s"), (50.0, "8s"), (100.0, "")],
+        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "4s")],
+    )?;
+    let mut controller = Controller::start(&bins, &spec)?;
+    // Healthy data moves the rollout to its second step; then the metrics source disappears.
+    controller.wait_event("push of 50 %", Duration::from_secs(30), |e| {
+        is_pushed(e, 5000)
+    })?;
+    scenario.prometheus.kill();
+
+    let (code, result) = controller.wait_result(Duration::from_secs(30))?;
+    assert_eq!(
+        code,
+        exit::PAUSED,
+        "result {result}\n{}",
+        controller.process.stderr_tail(20)
+    );
+    assert_eq!(result["result"], "paused");
+    assert_eq!(result["reason"]["kind"], "inconclusive", "{result}");
+    assert_eq!(result["reason"]["gate"], "error-rate", "{result}");
+    assert_eq!(
+        scenario.watcher.max_weight(),
+        Some(5000),
+        "the filter never served more than the step reached before the outage"
+    );
+    let current = scenario.proxy.config_dump()?;
+    assert_eq!(
+        rollgate_e2e::stack::variant_weight(&current, rollgate_e2e::scenario::EXPERIMENT, "canary"),
+        Some(5000),
+        "paused at the step's weight"
+    );
+    assert!(!controller.events().iter().any(|e| is_pushed(e, 10_000)));
+    Ok(())
+}
