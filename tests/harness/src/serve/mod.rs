@@ -51,7 +51,10 @@ pub use wasm_vm::WasmVmFactory;
 pub async fn start(args: &ServeArgs) -> Result<RunningProxy, ServeError> {
     let factory: Option<Arc<dyn vm::VmFactory>> = match (&args.wasm, args.no_filter) {
         (_, true) => None,
-        (Some(wasm), false) => Some(Arc::new(WasmVmFactory::load(wasm)?)),
+        (Some(wasm), false) => {
+            let clusters = ClusterSet::load(&args.clusters)?.names();
+            Some(Arc::new(WasmVmFactory::load(wasm, &clusters)?))
+        }
         (None, false) => {
             return Err(ServeError::Usage(
                 "--wasm is required unless --no-filter".into(),

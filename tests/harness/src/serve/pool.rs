@@ -3,9 +3,8 @@
 //! A new config builds a new generation: first one VM (the clone the config is tried on), then
 //! the rest. Only a fully built generation replaces the serving one, so a refused config leaves
 //! the old one serving. Streams hold the generation they started on until they end, so
-//! in-flight requests (and their late http-call responses) finish on their old VMs.
-//! Metrics stay monotone across generations: a retired generation's final metrics are folded
-//! into a base that every scrape adds.
+//! in-flight requests (and their late http-call responses) finish on their old VMs. Metrics
+//! are the plugin's, shared by every VM of every generation.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -35,12 +34,11 @@ impl Generation {
     pub fn build(
         factory: &dyn VmFactory,
         config: ActiveConfig,
-        clusters: &[String],
         workers: usize,
     ) -> Result<Self, VmFailure> {
         let mut vms = Vec::with_capacity(workers);
         for _ in 0..workers.max(1) {
-            let vm = factory.instantiate(config.config_json.as_bytes(), clusters)?;
+            let vm = factory.instantiate(config.config_json.as_bytes())?;
             vms.push(Arc::new(Mutex::new(vm)));
         }
         Ok(Self {
@@ -72,34 +70,20 @@ impl Generation {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.vms.len();
         Some(Arc::clone(&self.vms[index]))
     }
-
-    fn metrics(&self) -> MetricSnapshot {
-        let mut total = MetricSnapshot::default();
-        for vm in &self.vms {
-            total.merge(&lock_vm(vm).metrics());
-        }
-        total
-    }
 }
 
-#[derive(Default)]
-struct Retired {
-    base: MetricSnapshot,
-    draining: Vec<Arc<Generation>>,
-}
-
-/// The serving generation, the retired ones still finishing streams, and metrics across all.
+/// The serving generation and the plugin behind it.
 pub struct FilterPool {
     current: RwLock<Arc<Generation>>,
-    retired: Mutex<Retired>,
+    factory: Option<Arc<dyn VmFactory>>,
 }
 
 impl FilterPool {
-    /// A pool serving `generation`.
-    pub fn new(generation: Generation) -> Self {
+    /// A pool serving `generation`, made by `factory` (`None`: no filter).
+    pub fn new(generation: Generation, factory: Option<Arc<dyn VmFactory>>) -> Self {
         Self {
             current: RwLock::new(Arc::new(generation)),
-            retired: Mutex::new(Retired::default()),
+            factory,
         }
     }
 
@@ -113,49 +97,19 @@ impl FilterPool {
         )
     }
 
-    /// Makes `generation` serve new streams; the old one drains.
+    /// Makes `generation` serve new streams; streams on the old one finish there.
     pub fn replace(&self, generation: Generation) {
-        // Lock order retired → current, as in `metrics`, so a scrape never misses the old one.
-        let mut retired = self.retired();
-        let old = {
-            let mut current = self
-                .current
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::replace(&mut *current, Arc::new(generation))
-        };
-        retired.draining.push(old);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(generation);
     }
 
-    /// Adds metrics of a VM that no longer exists (a clone that refused a config).
-    pub fn absorb(&self, metrics: &MetricSnapshot) {
-        self.retired().base.merge(metrics);
-    }
-
-    /// Plugin metrics over every VM this pool ever ran.
+    /// The plugin's metrics (empty without a filter).
     pub fn metrics(&self) -> MetricSnapshot {
-        let mut retired = self.retired();
-        // Fold generations no stream holds any more into the base, once, for good.
-        let draining = std::mem::take(&mut retired.draining);
-        let mut total = MetricSnapshot::default();
-        for generation in draining {
-            if Arc::strong_count(&generation) == 1 {
-                let last = generation.metrics();
-                retired.base.merge(&last);
-            } else {
-                total.merge(&generation.metrics());
-                retired.draining.push(generation);
-            }
-        }
-        total.merge(&retired.base);
-        total.merge(&self.current().metrics());
-        drop(retired);
-        total
-    }
-
-    fn retired(&self) -> MutexGuard<'_, Retired> {
-        self.retired
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.factory
+            .as_ref()
+            .map(|factory| factory.metrics())
+            .unwrap_or_default()
     }
 }

@@ -39,7 +39,8 @@ impl Family {
 pub fn filter_families(snapshot: &MetricSnapshot) -> Vec<Family> {
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     for (stat, value) in &snapshot.values {
-        let (base, labels) = parse_stat_name(stat).unwrap_or_else(|| (stat.clone(), Vec::new()));
+        let (base, labels) = rollgate_filter::metrics::parse_stat_name(stat)
+            .unwrap_or_else(|| (stat.clone(), Vec::new()));
         let name = sanitize_name(&base);
         let labels = labels
             .into_iter()
@@ -114,21 +115,6 @@ pub fn render(families: &[Family]) -> String {
         }
     }
     out
-}
-
-// TEMPORARY until rollgate_filter::metrics::parse_stat_name lands.
-fn parse_stat_name(name: &str) -> Option<(String, Vec<(String, String)>)> {
-    let first = name.find("=.=")?;
-    let key_start = name[..first].rfind('_')?;
-    let base = name[..key_start].to_string();
-    let mut labels = Vec::new();
-    let mut rest = &name[key_start + 1..];
-    while let Some((key, tail)) = rest.split_once("=.=") {
-        let (value, tail) = tail.split_once(";.;")?;
-        labels.push((key.to_string(), value.to_string()));
-        rest = tail.strip_prefix('_').unwrap_or(tail);
-    }
-    Some((base, labels))
 }
 
 fn label_text(labels: &Labels, le: Option<&str>) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::config_file::ActiveConfig;
 use super::pool::{FilterPool, Generation};
-use super::vm::{VmFactory, VmFailure};
+use super::vm::VmFactory;
 
 /// A config file content that was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,23 +34,16 @@ pub struct ReloadStatus {
 pub struct Reloader {
     factory: Arc<dyn VmFactory>,
     pool: Arc<FilterPool>,
-    clusters: Vec<String>,
     workers: usize,
     status: Mutex<ReloadStatus>,
 }
 
 impl Reloader {
     /// A reloader replacing `pool`'s generation with VMs of `factory`.
-    pub fn new(
-        factory: Arc<dyn VmFactory>,
-        pool: Arc<FilterPool>,
-        clusters: Vec<String>,
-        workers: usize,
-    ) -> Self {
+    pub fn new(factory: Arc<dyn VmFactory>, pool: Arc<FilterPool>, workers: usize) -> Self {
         Self {
             factory,
             pool,
-            clusters,
             workers,
             status: Mutex::new(ReloadStatus::default()),
         }
@@ -73,16 +66,12 @@ impl Reloader {
             })
             .and_then(|config| {
                 let version = config.version.clone();
-                Generation::build(self.factory.as_ref(), config, &self.clusters, self.workers)
-                    .map_err(|failure| {
-                        if let VmFailure::ConfigRefused { metrics, .. } = &failure {
-                            self.pool.absorb(metrics);
-                        }
-                        Rejection {
-                            version: Some(version),
-                            error: failure.to_string(),
-                        }
-                    })
+                Generation::build(self.factory.as_ref(), config, self.workers).map_err(|failure| {
+                    Rejection {
+                        version: Some(version),
+                        error: failure.to_string(),
+                    }
+                })
             });
         let mut status = self
             .status

@@ -59,7 +59,6 @@ pub async fn start_with_factory(
 ) -> Result<RunningProxy, ServeError> {
     args.check()?;
     let clusters = ClusterSet::load(&args.clusters)?;
-    let cluster_names = clusters.names();
     let workers = args.worker_count();
     let mut tasks = Vec::new();
     let (pool, reloader) = match (factory, &args.config) {
@@ -73,18 +72,15 @@ pub async fn start_with_factory(
                     path: config_path.clone(),
                     message,
                 })?;
-            let generation = Generation::build(factory.as_ref(), config, &cluster_names, workers)
-                .map_err(|err| ServeError::Config {
-                path: config_path.clone(),
-                message: err.to_string(),
-            })?;
-            let pool = Arc::new(FilterPool::new(generation));
-            let reloader = Arc::new(Reloader::new(
-                factory,
-                Arc::clone(&pool),
-                cluster_names,
-                workers,
-            ));
+            let generation =
+                Generation::build(factory.as_ref(), config, workers).map_err(|err| {
+                    ServeError::Config {
+                        path: config_path.clone(),
+                        message: err.to_string(),
+                    }
+                })?;
+            let pool = Arc::new(FilterPool::new(generation, Some(Arc::clone(&factory))));
+            let reloader = Arc::new(Reloader::new(factory, Arc::clone(&pool), workers));
             let interval = Duration::from_millis(args.reload_interval_ms.max(10));
             tasks.push(tokio::spawn(Arc::clone(&reloader).watch(
                 config_path.clone(),
@@ -98,7 +94,10 @@ pub async fn start_with_factory(
                 "--config is required with a filter".into(),
             ))
         }
-        (None, _) => (Arc::new(FilterPool::new(Generation::passthrough())), None),
+        (None, _) => (
+            Arc::new(FilterPool::new(Generation::passthrough(), None)),
+            None,
+        ),
     };
     let upstreams = Arc::new(Upstreams::new(clusters));
     let listener = bind(args.listen).await?;

@@ -40,16 +40,16 @@ impl FilterStream {
         })
     }
 
-    /// Runs the body callback of `direction` on everything buffered so far.
+    /// Runs the body callback of `direction` with the next chunk; returns the bytes to send on.
     pub fn body(
         &self,
         direction: Direction,
-        body: &mut Vec<u8>,
+        chunk: &[u8],
         end_of_stream: bool,
-    ) -> Result<FilterVerdict, VmFailure> {
+    ) -> Result<Vec<u8>, VmFailure> {
         self.vm.run(|filter| match direction {
-            Direction::Request => filter.request_body(self.id, body, end_of_stream),
-            Direction::Response => filter.response_body(self.id, body, end_of_stream),
+            Direction::Request => filter.request_body(self.id, chunk, end_of_stream),
+            Direction::Response => filter.response_body(self.id, chunk, end_of_stream),
         })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,14 +31,29 @@ struct ScriptedVm {
     clusters: Vec<String>,
     next_stream: StreamId,
     wants_call: HashMap<StreamId, (String, String)>,
+    response_buffers: HashMap<StreamId, Vec<u8>>,
     calls: Vec<DispatchedCall>,
-    counters: HashMap<&'static str, u64>,
+    counters: Counters,
     next_token: u32,
 }
 
+/// Counters shared by every VM of the factory, like the harness plugin's metric store.
+type Counters = Arc<Mutex<HashMap<String, u64>>>;
+
+fn count(counters: &Counters, name: &str) {
+    *counters
+        .lock()
+        .expect("counters")
+        .entry(name.to_string())
+        .or_default() += 1;
+}
+
 impl ScriptedVm {
-    fn count(&mut self, name: &'static str) {
-        *self.counters.entry(name).or_default() += 1;
+    fn count(&mut self, name: &str) {
+        count(
+            &self.counters,
+            &format!("config=.={};.;scripted_{name}", self.config),
+        );
     }
 
     fn end_request(&mut self, stream: StreamId) {
@@ -107,13 +122,13 @@ impl FilterVm for ScriptedVm {
     fn request_body(
         &mut self,
         stream: StreamId,
-        _body: &mut Vec<u8>,
+        chunk: &[u8],
         eos: bool,
-    ) -> Result<FilterVerdict, VmFailure> {
+    ) -> Result<Vec<u8>, VmFailure> {
         if eos {
             self.end_request(stream);
         }
-        Ok(FilterVerdict::Continue)
+        Ok(chunk.to_vec())
     }
 
     fn response_headers(
@@ -129,16 +144,17 @@ impl FilterVm for ScriptedVm {
 
     fn response_body(
         &mut self,
-        _: StreamId,
-        body: &mut Vec<u8>,
+        stream: StreamId,
+        chunk: &[u8],
         eos: bool,
-    ) -> Result<FilterVerdict, VmFailure> {
-        body.make_ascii_uppercase();
+    ) -> Result<Vec<u8>, VmFailure> {
         // Buffer the whole body, like a filter that needs it all to compare it.
+        let buffer = self.response_buffers.entry(stream).or_default();
+        buffer.extend(chunk.iter().map(u8::to_ascii_uppercase));
         Ok(if eos {
-            FilterVerdict::Continue
+            self.response_buffers.remove(&stream).unwrap_or_default()
         } else {
-            FilterVerdict::Pause
+            Vec::new()
         })
     }
 
@@ -162,40 +178,24 @@ impl FilterVm for ScriptedVm {
         Ok(())
     }
 
-    fn metrics(&mut self) -> MetricSnapshot {
-        let mut snapshot = MetricSnapshot::default();
-        for (name, value) in &self.counters {
-            snapshot.values.insert(
-                format!("scripted_{name}_config=.={};.;", self.config),
-                MetricValue::Counter(*value),
-            );
-        }
-        snapshot
-    }
-
     fn take_logs(&mut self) -> Vec<(String, String)> {
         Vec::new()
     }
 }
 
-struct ScriptedFactory;
+#[derive(Default)]
+struct ScriptedFactory {
+    clusters: Vec<String>,
+    counters: Counters,
+}
 
 impl VmFactory for ScriptedFactory {
-    fn instantiate(
-        &self,
-        config: &[u8],
-        clusters: &[String],
-    ) -> Result<Box<dyn FilterVm>, VmFailure> {
+    fn instantiate(&self, config: &[u8]) -> Result<Box<dyn FilterVm>, VmFailure> {
         let config = String::from_utf8_lossy(config).into_owned();
         if config.contains("refuse") {
-            let mut metrics = MetricSnapshot::default();
-            metrics.values.insert(
-                "scripted_config_rejected_total".into(),
-                MetricValue::Counter(1),
-            );
+            count(&self.counters, "scripted_config_rejected_total");
             return Err(VmFailure::ConfigRefused {
                 logs: "scripted refusal".into(),
-                metrics,
             });
         }
         Ok(Box::new(ScriptedVm {
@@ -203,13 +203,23 @@ impl VmFactory for ScriptedFactory {
                 .ok()
                 .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
                 .unwrap_or_default(),
-            clusters: clusters.to_vec(),
+            clusters: self.clusters.clone(),
             next_stream: 0,
             wants_call: HashMap::new(),
+            response_buffers: HashMap::new(),
             calls: Vec::new(),
-            counters: HashMap::new(),
+            counters: Arc::clone(&self.counters),
             next_token: 0,
         }))
+    }
+
+    fn metrics(&self) -> MetricSnapshot {
+        let counters = self.counters.lock().expect("counters");
+        let values = counters
+            .iter()
+            .map(|(name, value)| (name.clone(), MetricValue::Counter(*value)))
+            .collect();
+        MetricSnapshot { values }
     }
 }
 
@@ -278,7 +288,11 @@ async fn setup(config: &str) -> Setup {
     args.no_filter = false;
     args.workers = Some(2);
     args.reload_interval_ms = 20;
-    let proxy = start_with_factory(&args, Some(Arc::new(ScriptedFactory)))
+    let factory = ScriptedFactory {
+        clusters: vec!["a".into(), "b".into()],
+        ..ScriptedFactory::default()
+    };
+    let proxy = start_with_factory(&args, Some(Arc::new(factory)))
         .await
         .expect("proxy starts");
     Setup {

@@ -19,8 +19,7 @@ pub type StreamId = u32;
 pub enum FilterVerdict {
     /// Let the headers or body go on.
     Continue,
-    /// Stop iteration: for bodies, buffer until a later callback continues (Envoy's
-    /// `StopIterationAndBuffer`).
+    /// Stop iteration (the dev proxy does not hold headers back; it goes on).
     Pause,
     /// The filter answered the request itself (`proxy_send_local_response`).
     LocalResponse(LocalResponse),
@@ -63,16 +62,13 @@ pub struct CallResponse {
 }
 
 /// Why a VM operation failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VmFailure {
     /// The plugin's `on_configure` returned false; `logs` holds what it logged (the reason).
     #[error("the filter refused the configuration: {logs}")]
     ConfigRefused {
         /// The plugin's log lines, joined.
         logs: String,
-        /// The refusing VM's metrics (its `rollgate_config_rejected_total`, ...), kept so the
-        /// proxy's counters include the attempt.
-        metrics: MetricSnapshot,
     },
     /// The module trapped or misbehaved; the VM should not be used for this stream any more.
     #[error("the filter VM failed: {0}")]
@@ -90,13 +86,14 @@ pub trait FilterVm: Send {
         headers: &mut HeaderList,
         end_of_stream: bool,
     ) -> Result<FilterVerdict, VmFailure>;
-    /// `on_http_request_body` with everything buffered so far; the filter may edit `body`.
+    /// `on_http_request_body` with the next chunk; returns the bytes released to the upstream
+    /// (the filter's buffer on `Continue`, nothing while it buffers).
     fn request_body(
         &mut self,
         stream: StreamId,
-        body: &mut Vec<u8>,
+        chunk: &[u8],
         end_of_stream: bool,
-    ) -> Result<FilterVerdict, VmFailure>;
+    ) -> Result<Vec<u8>, VmFailure>;
     /// `on_http_response_headers` (`:status` included); the filter may edit `headers`.
     fn response_headers(
         &mut self,
@@ -104,13 +101,13 @@ pub trait FilterVm: Send {
         headers: &mut HeaderList,
         end_of_stream: bool,
     ) -> Result<FilterVerdict, VmFailure>;
-    /// `on_http_response_body` with everything buffered so far; the filter may edit `body`.
+    /// `on_http_response_body` with the next chunk; returns the bytes released to the client.
     fn response_body(
         &mut self,
         stream: StreamId,
-        body: &mut Vec<u8>,
+        chunk: &[u8],
         end_of_stream: bool,
-    ) -> Result<FilterVerdict, VmFailure>;
+    ) -> Result<Vec<u8>, VmFailure>;
     /// Ends the stream: `on_log`, `on_done`, `on_delete`, in Envoy's order.
     fn finish_stream(&mut self, stream: StreamId);
     /// HTTP calls dispatched since the last time this was asked.
@@ -121,19 +118,15 @@ pub trait FilterVm: Send {
         token: u32,
         response: Option<CallResponse>,
     ) -> Result<(), VmFailure>;
-    /// The plugin's metrics now.
-    fn metrics(&mut self) -> MetricSnapshot;
     /// Log lines the plugin wrote since the last time this was asked, as `(level, message)`.
     fn take_logs(&mut self) -> Vec<(String, String)>;
 }
 
-/// Makes configured VMs of one module (compiled once).
+/// Makes configured VMs of one plugin (module compiled once, metrics shared by all its VMs
+/// like Envoy's stats store, including VMs of earlier configs and refused clones).
 pub trait VmFactory: Send + Sync {
-    /// A fresh VM (new `Store`), started and configured with `config`; clusters named in
-    /// `clusters` are the ones `dispatch_http_call` accepts.
-    fn instantiate(
-        &self,
-        config: &[u8],
-        clusters: &[String],
-    ) -> Result<Box<dyn FilterVm>, VmFailure>;
+    /// A fresh VM (new `Store`), started and configured with `config`.
+    fn instantiate(&self, config: &[u8]) -> Result<Box<dyn FilterVm>, VmFailure>;
+    /// The plugin's metrics over every VM it made.
+    fn metrics(&self) -> MetricSnapshot;
 }
