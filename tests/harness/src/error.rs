@@ -69,7 +69,9 @@ pub enum HarnessError {
     #[error("replay IO: {0}")]
     Io(#[from] std::io::Error),
     /// A virtual-clock operation on a VM that uses the system clock.
-    #[error("the VM uses the system clock; set VmOptions::clock to ClockMode::Virtual to drive time")]
+    #[error(
+        "the VM uses the system clock; set VmOptions::clock to ClockMode::Virtual to drive time"
+    )]
     NotVirtualClock,
 }
 

@@ -133,7 +133,11 @@ impl HeaderMap {
     /// Serializes in the proxy-wasm map format: `u32` pair count, then `u32` key size and `u32`
     /// value size per pair, then each key and value followed by a NUL byte (little-endian).
     pub fn encode(&self) -> Vec<u8> {
-        let payload: usize = self.entries.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let payload: usize = self
+            .entries
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum();
         let mut out = Vec::with_capacity(4 + 8 * self.entries.len() + payload);
         out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
         for (k, v) in &self.entries {
@@ -223,7 +227,10 @@ mod tests {
     fn replace_keeps_first_position_and_drops_duplicates() {
         let mut map = HeaderMap::from_pairs([("a", "1"), ("b", "2"), ("a", "3")]);
         map.replace("A", "x");
-        assert_eq!(map.to_lossy_pairs(), vec![("a".into(), "x".into()), ("b".into(), "2".into())]);
+        assert_eq!(
+            map.to_lossy_pairs(),
+            vec![("a".into(), "x".into()), ("b".into(), "2".into())]
+        );
         map.replace("c", "y");
         assert_eq!(map.get_str("c"), Some("y"));
     }

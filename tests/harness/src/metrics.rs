@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Envoy's default histogram bucket upper bounds (`le`), in the metric's unit.
 pub const ENVOY_DEFAULT_BUCKETS: [f64; 19] = [
-    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-    30000.0, 60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
+    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0,
+    60000.0, 300000.0, 600000.0, 1800000.0, 3600000.0,
 ];
 
 /// At most this many raw samples are kept per histogram (count, sum and buckets stay exact).
@@ -34,7 +34,10 @@ impl HistogramValue {
         }
         self.count += 1;
         self.sum = self.sum.saturating_add(value);
-        for (bound, bucket) in ENVOY_DEFAULT_BUCKETS.iter().zip(&mut self.cumulative_buckets) {
+        for (bound, bucket) in ENVOY_DEFAULT_BUCKETS
+            .iter()
+            .zip(&mut self.cumulative_buckets)
+        {
             if (value as f64) <= *bound {
                 *bucket += 1;
             }
@@ -116,7 +119,10 @@ impl MetricStore {
         };
         let index = self.metrics.len();
         let id = Self::id(index, &value);
-        self.metrics.push(Metric { name: name.to_string(), value });
+        self.metrics.push(Metric {
+            name: name.to_string(),
+            value,
+        });
         self.by_name.insert(name.to_string(), index);
         Ok(id)
     }
@@ -131,12 +137,16 @@ impl MetricStore {
     }
 
     fn metric_mut(&mut self, id: u32) -> Result<&mut Metric, Status> {
-        self.metrics.get_mut((id >> 2) as usize).ok_or(Status::NotFound)
+        self.metrics
+            .get_mut((id >> 2) as usize)
+            .ok_or(Status::NotFound)
     }
 
     /// Name of a defined metric.
     pub(crate) fn name(&self, id: u32) -> Option<&str> {
-        self.metrics.get((id >> 2) as usize).map(|m| m.name.as_str())
+        self.metrics
+            .get((id >> 2) as usize)
+            .map(|m| m.name.as_str())
     }
 
     /// `proxy_increment_metric`: counters only grow; histograms cannot be incremented.

@@ -24,7 +24,9 @@ struct Inner {
 
 impl std::fmt::Debug for WasmModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmModule").field("abi", &self.inner.abi).finish()
+        f.debug_struct("WasmModule")
+            .field("abi", &self.inner.abi)
+            .finish()
     }
 }
 
@@ -68,7 +70,9 @@ impl WasmModule {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| HarnessError::Link(format!("{e:#}")))?;
-        Ok(Self { inner: Arc::new(Inner { engine, pre, abi }) })
+        Ok(Self {
+            inner: Arc::new(Inner { engine, pre, abi }),
+        })
     }
 
     /// The ABI version marker the module exports.

@@ -24,7 +24,9 @@ pub enum ClockMode {
 
 impl Default for ClockMode {
     fn default() -> Self {
-        Self::Virtual { start_unix_nanos: DEFAULT_VIRTUAL_START_NANOS }
+        Self::Virtual {
+            start_unix_nanos: DEFAULT_VIRTUAL_START_NANOS,
+        }
     }
 }
 

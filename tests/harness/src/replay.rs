@@ -106,13 +106,19 @@ impl LineMessage {
             (Some(text), None) => Ok(text.clone().into_bytes()),
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| HarnessError::ReplayInput { line, message: format!("`body_base64` is not base64: {e}") }),
+                .map_err(|e| HarnessError::ReplayInput {
+                    line,
+                    message: format!("`body_base64` is not base64: {e}"),
+                }),
             (None, None) => Ok(Vec::new()),
         }
     }
 
     fn to_message(&self, line: usize) -> Result<Message, HarnessError> {
-        Ok(Message::new(HeaderMap::from_pairs(&self.headers), self.body_bytes(line)?))
+        Ok(Message::new(
+            HeaderMap::from_pairs(&self.headers),
+            self.body_bytes(line)?,
+        ))
     }
 }
 
@@ -120,7 +126,11 @@ impl LineMessage {
 pub fn run_line(vm: &mut Vm, input: &InputLine, line: usize) -> Result<OutputLine, HarnessError> {
     let exchange = Exchange {
         request: input.request.to_message(line)?,
-        response: input.response.as_ref().map(|r| r.to_message(line)).transpose()?,
+        response: input
+            .response
+            .as_ref()
+            .map(|r| r.to_message(line))
+            .transpose()?,
     };
     let answer = match &input.call_response {
         Some(r) => HttpCallResponse {
@@ -144,13 +154,22 @@ pub fn run_line(vm: &mut Vm, input: &InputLine, line: usize) -> Result<OutputLin
         response_headers: record.response_headers.unwrap_or_default(),
         local_response: record.local_response.map(|l| {
             let (body, body_base64) = body_fields(&l.body);
-            OutputLocalResponse { status: l.status, body, body_base64 }
+            OutputLocalResponse {
+                status: l.status,
+                body,
+                body_base64,
+            }
         }),
         http_calls: calls
             .into_iter()
             .map(|c| {
                 let (body, body_base64) = body_fields(&c.body);
-                OutputCall { cluster: c.cluster, headers: c.headers, body, body_base64 }
+                OutputCall {
+                    cluster: c.cluster,
+                    headers: c.headers,
+                    body,
+                    body_base64,
+                }
             })
             .collect(),
         logs: logs
@@ -162,7 +181,11 @@ pub fn run_line(vm: &mut Vm, input: &InputLine, line: usize) -> Result<OutputLin
 
 /// Reads JSON Lines from `input`, writes one JSON line per request to `output`. Blank lines are
 /// skipped. Returns the number of requests replayed.
-pub fn replay(vm: &mut Vm, input: impl BufRead, mut output: impl Write) -> Result<usize, HarnessError> {
+pub fn replay(
+    vm: &mut Vm,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<usize, HarnessError> {
     let mut count = 0;
     for (index, text) in input.lines().enumerate() {
         let text = text?;
@@ -170,11 +193,16 @@ pub fn replay(vm: &mut Vm, input: impl BufRead, mut output: impl Write) -> Resul
         if text.trim().is_empty() {
             continue;
         }
-        let parsed: InputLine = serde_json::from_str(&text)
-            .map_err(|e| HarnessError::ReplayInput { line, message: e.to_string() })?;
+        let parsed: InputLine =
+            serde_json::from_str(&text).map_err(|e| HarnessError::ReplayInput {
+                line,
+                message: e.to_string(),
+            })?;
         let out = run_line(vm, &parsed, line)?;
-        let json = serde_json::to_string(&out)
-            .map_err(|e| HarnessError::ReplayInput { line, message: format!("cannot encode output: {e}") })?;
+        let json = serde_json::to_string(&out).map_err(|e| HarnessError::ReplayInput {
+            line,
+            message: format!("cannot encode output: {e}"),
+        })?;
         writeln!(output, "{json}")?;
         count += 1;
     }

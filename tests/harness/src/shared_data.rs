@@ -38,12 +38,19 @@ impl SharedData {
             }
         }
         self.next_cas = self.next_cas.wrapping_add(1).max(1);
-        self.values.insert(key.to_vec(), (value.to_vec(), self.next_cas));
+        self.values
+            .insert(key.to_vec(), (value.to_vec(), self.next_cas));
         Ok(())
     }
 
     /// Registers (or re-registers) a queue owned by the calling VM's root context.
-    pub(crate) fn register_queue(&mut self, vm_id: &str, name: &[u8], vm: u64, context: u32) -> u32 {
+    pub(crate) fn register_queue(
+        &mut self,
+        vm_id: &str,
+        name: &[u8],
+        vm: u64,
+        context: u32,
+    ) -> u32 {
         let key = (vm_id.to_string(), name.to_vec());
         if let Some(&token) = self.queue_by_name.get(&key) {
             if let Some(queue) = self.queues.get_mut(token as usize - 1) {
@@ -87,7 +94,10 @@ impl SharedData {
 
     /// Pops from a queue (`Empty` when there is nothing).
     pub(crate) fn dequeue(&mut self, token: u32) -> Result<Vec<u8>, Status> {
-        self.queue_mut(token)?.items.pop_front().ok_or(Status::Empty)
+        self.queue_mut(token)?
+            .items
+            .pop_front()
+            .ok_or(Status::Empty)
     }
 
     /// Takes the pending ready notifications for queues owned by `vm`: (context, token) pairs.

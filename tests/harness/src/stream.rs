@@ -40,7 +40,11 @@ impl Message {
         let body = body.into();
         Self {
             headers,
-            body_chunks: if body.is_empty() { Vec::new() } else { vec![body] },
+            body_chunks: if body.is_empty() {
+                Vec::new()
+            } else {
+                vec![body]
+            },
             trailers: None,
         }
     }
@@ -66,13 +70,21 @@ impl Vm {
         let root = self.root_context_id();
         let start = self.now_unix_nanos();
         let state = StreamState {
-            record: StreamRecord { context_id: id, ..Default::default() },
+            record: StreamRecord {
+                context_id: id,
+                ..Default::default()
+            },
             start_nanos: start,
             ..Default::default()
         };
         self.store.data_mut().streams.insert(id, state);
         let func = self.exports.on_context_create.clone();
-        if let Err(e) = self.call("proxy_on_context_create", id, func.as_ref(), (id as i32, root as i32)) {
+        if let Err(e) = self.call(
+            "proxy_on_context_create",
+            id,
+            func.as_ref(),
+            (id as i32, root as i32),
+        ) {
             self.store.data_mut().streams.remove(&id);
             return Err(e);
         }
@@ -92,7 +104,12 @@ impl Vm {
             .ok_or(HarnessError::UnknownStream(stream.0))
     }
 
-    fn finish_callback(&mut self, stream: StreamId, callback: Callback, raw: Option<i32>) -> Result<Action, HarnessError> {
+    fn finish_callback(
+        &mut self,
+        stream: StreamId,
+        callback: Callback,
+        raw: Option<i32>,
+    ) -> Result<Action, HarnessError> {
         let stopped = self.store.data().stop_iteration;
         let state = self.stream_mut(stream)?;
         let action = match raw {
@@ -108,7 +125,11 @@ impl Vm {
             Callback::ResponseTrailers => record.response_trailers.clone(),
             Callback::RequestBody | Callback::ResponseBody => None,
         };
-        record.callbacks.push(CallbackRecord { callback, action, headers_after });
+        record.callbacks.push(CallbackRecord {
+            callback,
+            action,
+            headers_after,
+        });
         Ok(action)
     }
 
@@ -124,12 +145,22 @@ impl Vm {
             Callback::RequestHeaders => "proxy_on_request_headers",
             _ => "proxy_on_response_headers",
         };
-        let raw = self.call(name, stream.0, func.as_ref(), (stream.0 as i32, count as i32, end_of_stream as i32))?;
+        let raw = self.call(
+            name,
+            stream.0,
+            func.as_ref(),
+            (stream.0 as i32, count as i32, end_of_stream as i32),
+        )?;
         self.finish_callback(stream, callback, raw)
     }
 
     /// `proxy_on_request_headers`; the filter sees and may change `headers`.
-    pub fn request_headers(&mut self, stream: StreamId, headers: HeaderMap, end_of_stream: bool) -> Result<Action, HarnessError> {
+    pub fn request_headers(
+        &mut self,
+        stream: StreamId,
+        headers: HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action, HarnessError> {
         let count = headers.len();
         self.stream_mut(stream)?.record.request_headers = headers;
         let func = self.exports.on_request_headers.clone();
@@ -137,23 +168,54 @@ impl Vm {
     }
 
     /// `proxy_on_response_headers`.
-    pub fn response_headers(&mut self, stream: StreamId, headers: HeaderMap, end_of_stream: bool) -> Result<Action, HarnessError> {
+    pub fn response_headers(
+        &mut self,
+        stream: StreamId,
+        headers: HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action, HarnessError> {
         let count = headers.len();
         let state = self.stream_mut(stream)?;
         state.record.response_headers = Some(headers);
         state.in_response = true;
         let func = self.exports.on_response_headers.clone();
-        self.headers_callback(stream, Callback::ResponseHeaders, func, count, end_of_stream)
+        self.headers_callback(
+            stream,
+            Callback::ResponseHeaders,
+            func,
+            count,
+            end_of_stream,
+        )
     }
 
-    fn body_callback(&mut self, stream: StreamId, callback: Callback, func: BodyFn, chunk: &[u8], end_of_stream: bool) -> Result<BodyOutcome, HarnessError> {
+    fn body_callback(
+        &mut self,
+        stream: StreamId,
+        callback: Callback,
+        func: BodyFn,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> Result<BodyOutcome, HarnessError> {
         let request = callback == Callback::RequestBody;
         let state = self.stream_mut(stream)?;
-        let buffer = if request { &mut state.request_body } else { &mut state.response_body };
+        let buffer = if request {
+            &mut state.request_body
+        } else {
+            &mut state.response_body
+        };
         buffer.extend_from_slice(chunk);
         let size = buffer.len();
-        let name = if request { "proxy_on_request_body" } else { "proxy_on_response_body" };
-        let raw = self.call(name, stream.0, func.as_ref(), (stream.0 as i32, size as i32, end_of_stream as i32))?;
+        let name = if request {
+            "proxy_on_request_body"
+        } else {
+            "proxy_on_response_body"
+        };
+        let raw = self.call(
+            name,
+            stream.0,
+            func.as_ref(),
+            (stream.0 as i32, size as i32, end_of_stream as i32),
+        )?;
         let action = self.finish_callback(stream, callback, raw)?;
         let state = self.stream_mut(stream)?;
         let (buffer, released) = if request {
@@ -174,29 +236,54 @@ impl Vm {
     }
 
     /// `proxy_on_request_body` with the next chunk (appended to what the filter buffered).
-    pub fn request_body(&mut self, stream: StreamId, chunk: &[u8], end_of_stream: bool) -> Result<BodyOutcome, HarnessError> {
+    pub fn request_body(
+        &mut self,
+        stream: StreamId,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> Result<BodyOutcome, HarnessError> {
         let func = self.exports.on_request_body.clone();
         self.body_callback(stream, Callback::RequestBody, func, chunk, end_of_stream)
     }
 
     /// `proxy_on_response_body` with the next chunk.
-    pub fn response_body(&mut self, stream: StreamId, chunk: &[u8], end_of_stream: bool) -> Result<BodyOutcome, HarnessError> {
+    pub fn response_body(
+        &mut self,
+        stream: StreamId,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> Result<BodyOutcome, HarnessError> {
         self.stream_mut(stream)?.in_response = true;
         let func = self.exports.on_response_body.clone();
         self.body_callback(stream, Callback::ResponseBody, func, chunk, end_of_stream)
     }
 
-    fn trailers_callback(&mut self, stream: StreamId, callback: Callback, func: TrailersFn, count: usize) -> Result<Action, HarnessError> {
+    fn trailers_callback(
+        &mut self,
+        stream: StreamId,
+        callback: Callback,
+        func: TrailersFn,
+        count: usize,
+    ) -> Result<Action, HarnessError> {
         let name = match callback {
             Callback::RequestTrailers => "proxy_on_request_trailers",
             _ => "proxy_on_response_trailers",
         };
-        let raw = self.call(name, stream.0, func.as_ref(), (stream.0 as i32, count as i32))?;
+        let raw = self.call(
+            name,
+            stream.0,
+            func.as_ref(),
+            (stream.0 as i32, count as i32),
+        )?;
         self.finish_callback(stream, callback, raw)
     }
 
     /// `proxy_on_request_trailers`.
-    pub fn request_trailers(&mut self, stream: StreamId, trailers: HeaderMap) -> Result<Action, HarnessError> {
+    pub fn request_trailers(
+        &mut self,
+        stream: StreamId,
+        trailers: HeaderMap,
+    ) -> Result<Action, HarnessError> {
         let count = trailers.len();
         self.stream_mut(stream)?.record.request_trailers = Some(trailers);
         let func = self.exports.on_request_trailers.clone();
@@ -204,7 +291,11 @@ impl Vm {
     }
 
     /// `proxy_on_response_trailers`.
-    pub fn response_trailers(&mut self, stream: StreamId, trailers: HeaderMap) -> Result<Action, HarnessError> {
+    pub fn response_trailers(
+        &mut self,
+        stream: StreamId,
+        trailers: HeaderMap,
+    ) -> Result<Action, HarnessError> {
         let count = trailers.len();
         self.stream_mut(stream)?.record.response_trailers = Some(trailers);
         let func = self.exports.on_response_trailers.clone();
@@ -247,16 +338,27 @@ impl Vm {
         }
     }
 
-    fn drive_exchange(&mut self, stream: StreamId, exchange: &Exchange) -> Result<(), HarnessError> {
+    fn drive_exchange(
+        &mut self,
+        stream: StreamId,
+        exchange: &Exchange,
+    ) -> Result<(), HarnessError> {
         self.drive_message(stream, &exchange.request, true)?;
-        let local = self.stream(stream).is_some_and(|s| s.local_response.is_some());
+        let local = self
+            .stream(stream)
+            .is_some_and(|s| s.local_response.is_some());
         if let (Some(response), false) = (&exchange.response, local) {
             self.drive_message(stream, response, false)?;
         }
         Ok(())
     }
 
-    fn drive_message(&mut self, stream: StreamId, message: &Message, request: bool) -> Result<(), HarnessError> {
+    fn drive_message(
+        &mut self,
+        stream: StreamId,
+        message: &Message,
+        request: bool,
+    ) -> Result<(), HarnessError> {
         let chunks = message.body_chunks.len();
         let has_trailers = message.trailers.is_some();
         let headers_end = chunks == 0 && !has_trailers;
@@ -266,7 +368,10 @@ impl Vm {
             self.response_headers(stream, message.headers.clone(), headers_end)?;
         }
         for (i, chunk) in message.body_chunks.iter().enumerate() {
-            if self.stream(stream).is_some_and(|s| s.local_response.is_some()) {
+            if self
+                .stream(stream)
+                .is_some_and(|s| s.local_response.is_some())
+            {
                 return Ok(());
             }
             let end = i + 1 == chunks && !has_trailers;

@@ -116,22 +116,40 @@ impl Vm {
         let root = vm.allocate_context_id();
         vm.store.data_mut().root_context_id = root;
         let on_create = vm.exports.on_context_create.clone();
-        vm.call("proxy_on_context_create", root, on_create.as_ref(), (root as i32, 0))?;
+        vm.call(
+            "proxy_on_context_create",
+            root,
+            on_create.as_ref(),
+            (root as i32, 0),
+        )?;
         let seq = vm.store.data().log_seq;
         let vm_config_len = vm.plugin.options().vm_configuration.len() as i32;
         let on_start = vm.exports.on_vm_start.clone();
-        let started = vm.call("proxy_on_vm_start", root, on_start.as_ref(), (root as i32, vm_config_len))?;
+        let started = vm.call(
+            "proxy_on_vm_start",
+            root,
+            on_start.as_ref(),
+            (root as i32, vm_config_len),
+        )?;
         if started == Some(0) {
-            return Err(HarnessError::VmStartRefused { logs: vm.store.data().logs_since(seq) });
+            return Err(HarnessError::VmStartRefused {
+                logs: vm.store.data().logs_since(seq),
+            });
         }
         let seq = vm.store.data().log_seq;
         vm.store.data_mut().plugin_configuration = Some(config.to_vec());
         let on_configure = vm.exports.on_configure.clone();
-        let configured =
-            vm.call("proxy_on_configure", root, on_configure.as_ref(), (root as i32, config.len() as i32));
+        let configured = vm.call(
+            "proxy_on_configure",
+            root,
+            on_configure.as_ref(),
+            (root as i32, config.len() as i32),
+        );
         vm.store.data_mut().plugin_configuration = None;
         if configured? == Some(0) {
-            return Err(HarnessError::ConfigRejected { logs: vm.store.data().logs_since(seq) });
+            return Err(HarnessError::ConfigRejected {
+                logs: vm.store.data().logs_since(seq),
+            });
         }
         Ok(vm)
     }
@@ -286,7 +304,8 @@ impl Vm {
     pub fn tick(&mut self) -> Result<(), HarnessError> {
         let root = self.root_context_id();
         let func = self.exports.on_tick.clone();
-        self.call("proxy_on_tick", root, func.as_ref(), root as i32).map(|_| ())
+        self.call("proxy_on_tick", root, func.as_ref(), root as i32)
+            .map(|_| ())
     }
 
     /// Moves the virtual clock forward, calling `proxy_on_tick` at every tick boundary passed
@@ -340,7 +359,12 @@ impl Vm {
         let ready = self.store.data().shared.data().take_ready(key);
         let func = self.exports.on_queue_ready.clone();
         for (context, token) in &ready {
-            self.call("proxy_on_queue_ready", *context, func.as_ref(), (*context as i32, *token as i32))?;
+            self.call(
+                "proxy_on_queue_ready",
+                *context,
+                func.as_ref(),
+                (*context as i32, *token as i32),
+            )?;
         }
         Ok(ready.len())
     }

@@ -51,7 +51,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let module = WasmModule::from_file(&args.wasm)?;
     let options = VmOptions {
         clusters: match args.clusters {
-            Some(names) => ClusterPolicy::Only(names.into_iter().filter(|n| !n.is_empty()).collect()),
+            Some(names) => {
+                ClusterPolicy::Only(names.into_iter().filter(|n| !n.is_empty()).collect())
+            }
             None => ClusterPolicy::Any,
         },
         ..VmOptions::default()
@@ -60,7 +62,10 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut vm = match plugin.start_vm(&config) {
         Ok(vm) => vm,
         Err(HarnessError::ConfigRejected { logs }) => {
-            eprintln!("the plugin refused the configuration {}:", args.config.display());
+            eprintln!(
+                "the plugin refused the configuration {}:",
+                args.config.display()
+            );
             for entry in logs {
                 eprintln!("[{}] {}", entry.level.as_str(), entry.message);
             }

@@ -65,7 +65,13 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_get_buffer_bytes",
-        |mut caller: Ctx<'_>, kind: i32, start: i32, max_size: i32, ptr_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         kind: i32,
+         start: i32,
+         max_size: i32,
+         ptr_ptr: i32,
+         size_ptr: i32|
+         -> wasmtime::Result<i32> {
             let kind = abi_try!(BufferType::from_abi(kind).ok_or(Status::BadArgument));
             let data = abi_try!(buffer(caller.data_mut(), kind));
             let start = start as u32 as usize;
@@ -86,17 +92,32 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_set_buffer_bytes",
-        |mut caller: Ctx<'_>, kind: i32, start: i32, length: i32, data_ptr: i32, data_size: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         kind: i32,
+         start: i32,
+         length: i32,
+         data_ptr: i32,
+         data_size: i32|
+         -> wasmtime::Result<i32> {
             let kind = abi_try!(BufferType::from_abi(kind).ok_or(Status::BadArgument));
             let data = abi_try!(read(&caller, data_ptr, data_size));
             let target = abi_try!(body_mut(caller.data_mut(), kind));
-            Ok(code(splice(target, start as u32 as usize, length as u32 as usize, &data)))
+            Ok(code(splice(
+                target,
+                start as u32 as usize,
+                length as u32 as usize,
+                &data,
+            )))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_get_buffer_status",
-        |mut caller: Ctx<'_>, kind: i32, length_ptr: i32, flags_ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         kind: i32,
+         length_ptr: i32,
+         flags_ptr: i32|
+         -> wasmtime::Result<i32> {
             let kind = abi_try!(BufferType::from_abi(kind).ok_or(Status::BadArgument));
             let len = abi_try!(buffer(caller.data_mut(), kind)).len() as u32;
             abi_try!(write_u32(&mut caller, length_ptr, len));

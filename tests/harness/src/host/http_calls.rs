@@ -11,13 +11,26 @@ use wasmtime::{Caller, Linker};
 
 type Ctx<'a> = Caller<'a, HostState>;
 
-fn dispatch(state: &mut HostState, cluster: String, headers: HeaderMap, body: Vec<u8>, trailers: HeaderMap, timeout_ms: i32) -> Result<u32, Status> {
+fn dispatch(
+    state: &mut HostState,
+    cluster: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    trailers: HeaderMap,
+    timeout_ms: i32,
+) -> Result<u32, Status> {
     let valid = timeout_ms >= 0
         && state.options.clusters.allows(&cluster)
-        && [":method", ":path", ":authority"].iter().all(|h| headers.contains(h));
+        && [":method", ":path", ":authority"]
+            .iter()
+            .all(|h| headers.contains(h));
     if !valid {
         if let Some(record) = state.activity_bounded(|r| r.refused_http_calls.len()) {
-            record.refused_http_calls.push(RefusedHttpCall { cluster, headers, status: Status::BadArgument });
+            record.refused_http_calls.push(RefusedHttpCall {
+                cluster,
+                headers,
+                status: Status::BadArgument,
+            });
         }
         return Err(Status::BadArgument);
     }
@@ -62,7 +75,14 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let trailers = HeaderMap::decode(&abi_try!(read(&caller, trailers_ptr, trailers_size)));
             // Like Envoy, check the token pointer before starting the call.
             abi_try!(write_u32(&mut caller, token_ptr, 0));
-            let token = abi_try!(dispatch(caller.data_mut(), cluster, headers, body, trailers, timeout_ms));
+            let token = abi_try!(dispatch(
+                caller.data_mut(),
+                cluster,
+                headers,
+                body,
+                trailers,
+                timeout_ms
+            ));
             abi_try!(write_u32(&mut caller, token_ptr, token));
             Ok(Status::Ok.code())
         },
@@ -70,21 +90,46 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_grpc_call",
-        |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| -> i32 {
-            Status::BadArgument.code()
-        },
+        |_: Ctx<'_>,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32|
+         -> i32 { Status::BadArgument.code() },
     )?;
     linker.func_wrap(
         "env",
         "proxy_grpc_stream",
-        |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| -> i32 {
-            Status::BadArgument.code()
-        },
+        |_: Ctx<'_>,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32|
+         -> i32 { Status::BadArgument.code() },
     )?;
-    linker.func_wrap("env", "proxy_grpc_send", |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| -> i32 {
+    linker.func_wrap(
+        "env",
+        "proxy_grpc_send",
+        |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| -> i32 { Status::NotFound.code() },
+    )?;
+    linker.func_wrap("env", "proxy_grpc_cancel", |_: Ctx<'_>, _: i32| -> i32 {
         Status::NotFound.code()
     })?;
-    linker.func_wrap("env", "proxy_grpc_cancel", |_: Ctx<'_>, _: i32| -> i32 { Status::NotFound.code() })?;
-    linker.func_wrap("env", "proxy_grpc_close", |_: Ctx<'_>, _: i32| -> i32 { Status::NotFound.code() })?;
+    linker.func_wrap("env", "proxy_grpc_close", |_: Ctx<'_>, _: i32| -> i32 {
+        Status::NotFound.code()
+    })?;
     Ok(())
 }

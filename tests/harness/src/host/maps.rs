@@ -26,7 +26,11 @@ fn mutable(map: MapType) -> Result<MapType, Status> {
     }
 }
 
-fn modify(state: &mut HostState, map: MapType, change: impl FnOnce(&mut HeaderMap)) -> Result<(), Status> {
+fn modify(
+    state: &mut HostState,
+    map: MapType,
+    change: impl FnOnce(&mut HeaderMap),
+) -> Result<(), Status> {
     let headers = state.map(map).ok_or(Status::BadArgument)?;
     change(headers);
     if map == MapType::RequestHeaders {
@@ -60,7 +64,13 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_get_header_map_value",
-        |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_size: i32, ptr_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         map: i32,
+         key_ptr: i32,
+         key_size: i32,
+         ptr_ptr: i32,
+         size_ptr: i32|
+         -> wasmtime::Result<i32> {
             let map = abi_try!(map_type(map));
             let key = abi_try!(read(&caller, key_ptr, key_size));
             let value = match caller.data_mut().map(map) {
@@ -76,21 +86,37 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_add_header_map_value",
-        |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_size: i32, value_ptr: i32, value_size: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         map: i32,
+         key_ptr: i32,
+         key_size: i32,
+         value_ptr: i32,
+         value_size: i32|
+         -> wasmtime::Result<i32> {
             let map = abi_try!(map_type(map).and_then(mutable));
             let key = abi_try!(read(&caller, key_ptr, key_size));
             let value = abi_try!(read(&caller, value_ptr, value_size));
-            Ok(code(modify(caller.data_mut(), map, |h| h.append(&key, &value))))
+            Ok(code(modify(caller.data_mut(), map, |h| {
+                h.append(&key, &value)
+            })))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_replace_header_map_value",
-        |mut caller: Ctx<'_>, map: i32, key_ptr: i32, key_size: i32, value_ptr: i32, value_size: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         map: i32,
+         key_ptr: i32,
+         key_size: i32,
+         value_ptr: i32,
+         value_size: i32|
+         -> wasmtime::Result<i32> {
             let map = abi_try!(map_type(map).and_then(mutable));
             let key = abi_try!(read(&caller, key_ptr, key_size));
             let value = abi_try!(read(&caller, value_ptr, value_size));
-            Ok(code(modify(caller.data_mut(), map, |h| h.replace(&key, &value))))
+            Ok(code(modify(caller.data_mut(), map, |h| {
+                h.replace(&key, &value)
+            })))
         },
     )?;
     linker.func_wrap(

@@ -76,7 +76,8 @@ pub(crate) fn copy_out(
             return Ok(Err(status));
         }
     }
-    Ok(write_u32(caller, ptr_ptr, address).and_then(|()| write_u32(caller, size_ptr, bytes.len() as u32)))
+    Ok(write_u32(caller, ptr_ptr, address)
+        .and_then(|()| write_u32(caller, size_ptr, bytes.len() as u32)))
 }
 
 /// Flattens a host-call result into the status code returned to the guest.

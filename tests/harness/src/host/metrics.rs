@@ -20,7 +20,12 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_define_metric",
-        |mut caller: Ctx<'_>, kind: i32, name_ptr: i32, name_size: i32, id_ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         kind: i32,
+         name_ptr: i32,
+         name_size: i32,
+         id_ptr: i32|
+         -> wasmtime::Result<i32> {
             let kind = abi_try!(MetricKind::from_abi(kind).ok_or(Status::BadArgument));
             let name = abi_try!(read_string(&caller, name_ptr, name_size));
             let id = abi_try!(caller.data().shared.metrics().define(kind, &name));
@@ -61,7 +66,13 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             };
             match result {
                 Ok(name) => {
-                    note(state, MetricOp::Record { name, value: value as u64 });
+                    note(
+                        state,
+                        MetricOp::Record {
+                            name,
+                            value: value as u64,
+                        },
+                    );
                     Status::Ok.code()
                 }
                 Err(status) => status.code(),

@@ -193,7 +193,11 @@ impl HostState {
         if level < self.options.log_level {
             return;
         }
-        let entry = LogEntry { level, message, context_id: self.target_context() };
+        let entry = LogEntry {
+            level,
+            message,
+            context_id: self.target_context(),
+        };
         if let Some(sink) = &self.options.log_sink {
             (sink.0)(&entry);
         }
@@ -210,7 +214,11 @@ impl HostState {
     /// Logs pushed since `seq` (as far as the bounded journal still holds them).
     pub(crate) fn logs_since(&self, seq: u64) -> Vec<LogEntry> {
         let count = (self.log_seq.saturating_sub(seq) as usize).min(self.logs.len());
-        self.logs.iter().skip(self.logs.len() - count).cloned().collect()
+        self.logs
+            .iter()
+            .skip(self.logs.len() - count)
+            .cloned()
+            .collect()
     }
 
     /// Headers of a map type for the target context, if that map exists now.

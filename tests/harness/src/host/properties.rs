@@ -38,11 +38,17 @@ fn lookup(state: &mut HostState, path: &[String]) -> Result<Vec<u8>, Status> {
     }
     let stream = state.target_stream().ok_or(Status::NotFound)?;
     let request = &stream.record.request_headers;
-    let header = |name: &str| request.get(name).map(<[u8]>::to_vec).ok_or(Status::NotFound);
+    let header = |name: &str| {
+        request
+            .get(name)
+            .map(<[u8]>::to_vec)
+            .ok_or(Status::NotFound)
+    };
     match parts.as_slice() {
         ["request", "path"] => header(":path"),
-        ["request", "url_path"] => header(":path")
-            .map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec()),
+        ["request", "url_path"] => {
+            header(":path").map(|p| p.split(|b| *b == b'?').next().unwrap_or_default().to_vec())
+        }
         ["request", "host"] => header(":authority"),
         ["request", "method"] => header(":method"),
         ["request", "scheme"] => header(":scheme"),
@@ -54,7 +60,11 @@ fn lookup(state: &mut HostState, path: &[String]) -> Result<Vec<u8>, Status> {
         ["request", "headers"] => Ok(request.encode()),
         ["request", "headers", name] => header(name),
         ["response", "code"] => {
-            let response = stream.record.response_headers.as_ref().ok_or(Status::NotFound)?;
+            let response = stream
+                .record
+                .response_headers
+                .as_ref()
+                .ok_or(Status::NotFound)?;
             let code = response
                 .get_str(":status")
                 .and_then(|s| s.parse::<i64>().ok())
@@ -82,7 +92,12 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_get_property",
-        |mut caller: Ctx<'_>, path_ptr: i32, path_size: i32, ptr_ptr: i32, size_ptr: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         path_ptr: i32,
+         path_size: i32,
+         ptr_ptr: i32,
+         size_ptr: i32|
+         -> wasmtime::Result<i32> {
             let path = parts(&abi_try!(read(&caller, path_ptr, path_size)));
             let value = abi_try!(lookup(caller.data_mut(), &path));
             Ok(code(copy_out(&mut caller, &value, ptr_ptr, size_ptr)?))
@@ -91,7 +106,12 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_set_property",
-        |mut caller: Ctx<'_>, path_ptr: i32, path_size: i32, value_ptr: i32, value_size: i32| -> wasmtime::Result<i32> {
+        |mut caller: Ctx<'_>,
+         path_ptr: i32,
+         path_size: i32,
+         value_ptr: i32,
+         value_size: i32|
+         -> wasmtime::Result<i32> {
             let path = parts(&abi_try!(read(&caller, path_ptr, path_size))).join(".");
             let value = abi_try!(read(&caller, value_ptr, value_size));
             let state = caller.data_mut();

@@ -34,11 +34,18 @@ struct ProbeRoot {
 
 impl Context for ProbeRoot {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        let status = self.get_http_call_response_header(":status").unwrap_or_default();
-        let body = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+        let status = self
+            .get_http_call_response_header(":status")
+            .unwrap_or_default();
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
         log(
             LogLevel::Info,
-            &format!("root call {token} status={status} body={}", String::from_utf8_lossy(&body)),
+            &format!(
+                "root call {token} status={status} body={}",
+                String::from_utf8_lossy(&body)
+            ),
         );
     }
 }
@@ -52,7 +59,10 @@ impl RootContext for ProbeRoot {
     fn on_configure(&mut self, size: usize) -> bool {
         let raw = self.get_plugin_configuration().unwrap_or_default();
         let text = String::from_utf8_lossy(&raw).to_string();
-        let mut settings = Settings { call_cluster: "upstream".into(), ..Settings::default() };
+        let mut settings = Settings {
+            call_cluster: "upstream".into(),
+            ..Settings::default()
+        };
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (key, value) = line.split_once('=').unwrap_or((line, ""));
             match key {
@@ -64,7 +74,10 @@ impl RootContext for ProbeRoot {
                 "tick_ms" => settings.tick_ms = value.parse().unwrap_or(0),
                 "println" => settings.greeting = Some(value.to_string()),
                 other => {
-                    log(LogLevel::Error, &format!("probe config: unknown key {other:?}"));
+                    log(
+                        LogLevel::Error,
+                        &format!("probe config: unknown key {other:?}"),
+                    );
                     return false;
                 }
             }
@@ -75,9 +88,12 @@ impl RootContext for ProbeRoot {
         if settings.tick_ms > 0 {
             self.set_tick_period(Duration::from_millis(settings.tick_ms));
         }
-        self.requests = hostcalls::define_metric(MetricType::Counter, "probe_requests_total").unwrap_or(0);
-        self.header_counts = hostcalls::define_metric(MetricType::Histogram, "probe_header_count").unwrap_or(0);
-        self.ticks = hostcalls::define_metric(MetricType::Counter, "probe_ticks_total").unwrap_or(0);
+        self.requests =
+            hostcalls::define_metric(MetricType::Counter, "probe_requests_total").unwrap_or(0);
+        self.header_counts =
+            hostcalls::define_metric(MetricType::Histogram, "probe_header_count").unwrap_or(0);
+        self.ticks =
+            hostcalls::define_metric(MetricType::Counter, "probe_ticks_total").unwrap_or(0);
         log(LogLevel::Info, &format!("probe configured ({size} bytes)"));
         self.settings = settings;
         true
@@ -86,17 +102,33 @@ impl RootContext for ProbeRoot {
     fn on_tick(&mut self) {
         let _ = hostcalls::increment_metric(self.ticks, 1);
         let now = self.get_current_time();
-        let nanos = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         log(LogLevel::Debug, &format!("tick at {nanos}"));
-        let headers = vec![(":method", "GET"), (":path", "/tick"), (":authority", "ticker")];
-        if let Err(status) = self.dispatch_http_call(&self.settings.call_cluster, headers, None, vec![], Duration::from_millis(100)) {
+        let headers = vec![
+            (":method", "GET"),
+            (":path", "/tick"),
+            (":authority", "ticker"),
+        ];
+        if let Err(status) = self.dispatch_http_call(
+            &self.settings.call_cluster,
+            headers,
+            None,
+            vec![],
+            Duration::from_millis(100),
+        ) {
             log(LogLevel::Warn, &format!("tick call refused: {status:?}"));
         }
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
         while let Ok(Some(item)) = self.dequeue_shared_queue(queue_id) {
-            log(LogLevel::Info, &format!("queue item {}", String::from_utf8_lossy(&item)));
+            log(
+                LogLevel::Info,
+                &format!("queue item {}", String::from_utf8_lossy(&item)),
+            );
         }
     }
 
@@ -127,11 +159,19 @@ struct ProbeStream {
 
 impl Context for ProbeStream {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        let status = self.get_http_call_response_header(":status").unwrap_or_default();
-        let body = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+        let status = self
+            .get_http_call_response_header(":status")
+            .unwrap_or_default();
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
         log(
             LogLevel::Info,
-            &format!("stream {} call {token} status={status} body={}", self.id, String::from_utf8_lossy(&body)),
+            &format!(
+                "stream {} call {token} status={status} body={}",
+                self.id,
+                String::from_utf8_lossy(&body)
+            ),
         );
         self.set_http_request_header("x-probe-call-status", Some(&status));
         self.resume_http_request();
@@ -152,7 +192,10 @@ impl ProbeStream {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0);
             let next = (current + 1).to_string();
-            if self.set_shared_data("probe-hits", Some(next.as_bytes()), cas).is_ok() {
+            if self
+                .set_shared_data("probe-hits", Some(next.as_bytes()), cas)
+                .is_ok()
+            {
                 self.set_http_request_header("x-probe-hits", Some(&next));
                 return;
             }
@@ -164,7 +207,10 @@ impl HttpContext for ProbeStream {
     fn on_http_request_headers(&mut self, count: usize, end_of_stream: bool) -> Action {
         let _ = hostcalls::increment_metric(self.requests, 1);
         let _ = hostcalls::record_metric(self.header_counts, count as u64);
-        log(LogLevel::Info, &format!("request headers: {count} eos={end_of_stream}"));
+        log(
+            LogLevel::Info,
+            &format!("request headers: {count} eos={end_of_stream}"),
+        );
         if self.header("x-probe-panic").is_some() {
             panic!("probe panic requested");
         }
@@ -182,7 +228,9 @@ impl HttpContext for ProbeStream {
             self.shared_counter();
         }
         if self.header("x-probe-property").is_some() {
-            let path = self.get_property(vec!["request", "path"]).unwrap_or_default();
+            let path = self
+                .get_property(vec!["request", "path"])
+                .unwrap_or_default();
             self.set_http_request_header("x-probe-path", Some(&String::from_utf8_lossy(&path)));
             let plugin = self.get_property(vec!["plugin_name"]).unwrap_or_default();
             self.set_http_request_header("x-probe-plugin", Some(&String::from_utf8_lossy(&plugin)));
@@ -190,7 +238,14 @@ impl HttpContext for ProbeStream {
         if self.header("x-probe-foreign").is_some() {
             let known = hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
             let unknown = hostcalls::call_foreign_function("no_such_function", Some(&[]));
-            log(LogLevel::Info, &format!("foreign known_ok={} unknown_err={:?}", known.is_ok(), unknown.err()));
+            log(
+                LogLevel::Info,
+                &format!(
+                    "foreign known_ok={} unknown_err={:?}",
+                    known.is_ok(),
+                    unknown.err()
+                ),
+            );
         }
         if let Some(item) = self.header("x-probe-enqueue") {
             let _ = self.enqueue_shared_queue(self.queue, Some(item.as_bytes()));
@@ -212,8 +267,19 @@ impl HttpContext for ProbeStream {
             return Action::Pause;
         }
         if let Some(path) = self.header("x-probe-call") {
-            let headers = vec![(":method", "POST"), (":path", path.as_str()), (":authority", "probe-upstream"), ("x-probe-origin", "stream")];
-            match self.dispatch_http_call(&self.settings.call_cluster, headers, Some(b"call-body"), vec![], Duration::from_millis(250)) {
+            let headers = vec![
+                (":method", "POST"),
+                (":path", path.as_str()),
+                (":authority", "probe-upstream"),
+                ("x-probe-origin", "stream"),
+            ];
+            match self.dispatch_http_call(
+                &self.settings.call_cluster,
+                headers,
+                Some(b"call-body"),
+                vec![],
+                Duration::from_millis(250),
+            ) {
                 Ok(token) => {
                     log(LogLevel::Info, &format!("dispatched {token}"));
                     if self.header("x-probe-wait").is_some() {
@@ -229,7 +295,13 @@ impl HttpContext for ProbeStream {
         if let Some(missing) = self.header("x-probe-bad-call") {
             let mut headers = vec![(":method", "GET"), (":path", "/"), (":authority", "a")];
             headers.retain(|(k, _)| *k != missing);
-            let result = self.dispatch_http_call(&self.settings.call_cluster, headers, None, vec![], Duration::from_millis(10));
+            let result = self.dispatch_http_call(
+                &self.settings.call_cluster,
+                headers,
+                None,
+                vec![],
+                Duration::from_millis(10),
+            );
             self.set_http_request_header("x-probe-dispatch", Some(&format!("{:?}", result.err())));
         }
         Action::Continue
@@ -254,7 +326,10 @@ impl HttpContext for ProbeStream {
     }
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        log(LogLevel::Debug, &format!("response body chunk {size} eos={end_of_stream}"));
+        log(
+            LogLevel::Debug,
+            &format!("response body chunk {size} eos={end_of_stream}"),
+        );
         Action::Continue
     }
 
