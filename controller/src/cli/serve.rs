@@ -1,12 +1,85 @@
-//! `rollgate serve` (not implemented yet).
+//! `rollgate serve`: the REST API (A/B tests, canaries, shadows, model registry) over SQLite.
 
+use anyhow::Context;
+use rollgate_api::{app, parse_sink, spawn_background, AppState, BackgroundPeriods, Store, TenantTokens};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `rollgate serve`.
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the chosen address is printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// SQLite database file (created with its directory if missing).
+    #[arg(long, default_value = ".rollgate/rollgate.db", env = "ROLLGATE_DB")]
+    pub db: PathBuf,
+    /// Tenants and the SHA-256 of their bearer tokens: `tenants: [{name, token_sha256}]`.
+    #[arg(long, env = "ROLLGATE_TOKENS")]
+    pub tokens: PathBuf,
+    /// Where filter configs go: `stdout`, `ecds-dir:DIR` (one ECDS file per service) or `memory`.
+    #[arg(long, default_value = "stdout")]
+    pub sink: String,
+    /// Seconds between passes of the auto-rollback monitor.
+    #[arg(long, default_value_t = 10)]
+    pub monitor_period_s: u64,
+    /// Seconds between canary engine ticks.
+    #[arg(long, default_value_t = 5)]
+    pub canary_period_s: u64,
+}
 
-/// Runs the subcommand.
-pub fn execute(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`rollgate serve` is not implemented yet")
+/// Runs the subcommand until SIGINT/SIGTERM.
+pub fn execute(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let tokens = TenantTokens::load(&args.tokens)?;
+    if tokens.is_empty() {
+        anyhow::bail!("{}: no tenant listed; add `tenants: [{{name, token_sha256}}]`", args.tokens.display());
+    }
+    let sink = parse_sink(&args.sink).map_err(anyhow::Error::msg).context("--sink")?;
+    let store = Store::open(&args.db).map_err(|e| anyhow::anyhow!("{e}")).context("--db")?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let state = AppState::new(store, tokens, sink);
+        let periods = BackgroundPeriods {
+            monitor: Duration::from_secs(args.monitor_period_s.max(1)),
+            canary: Duration::from_secs(args.canary_period_s.max(1)),
+        };
+        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let local = listener.local_addr()?;
+        let tasks = spawn_background(&state, periods);
+        eprintln!("rollgate serve: listening on http://{local} (db {}, sink {})", args.db.display(), state.sink.describe());
+        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+        for task in tasks {
+            task.abort();
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }
