@@ -7,8 +7,8 @@
 //! weight is never re-played.
 
 use super::state::{
-    ControlRequest, Event, GateStatus, ManualAction, PauseReason, Phase, RollbackReason,
-    RolloutState, UnixMillis,
+    ControlRequest, Event, ManualAction, PauseReason, Phase, RollbackReason, RolloutState,
+    UnixMillis,
 };
 use crate::gates::{GateOutcome, GateVerdict, NoDataPolicy};
 use crate::spec::Plan;
@@ -270,11 +270,7 @@ impl Ctx<'_> {
                 (outcome, _) => outcome,
             };
             let limit = gate.failure_limit;
-            let status = self
-                .state
-                .gates
-                .entry(verdict.gate.clone())
-                .or_insert_with(GateStatus::default);
+            let status = self.state.gates.entry(verdict.gate.clone()).or_default();
             status.last = Some(verdict.clone());
             status.last_checked_ms = Some(self.now);
             match counts_as {

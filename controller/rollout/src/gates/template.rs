@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn unknown_and_unclosed_placeholders_are_errors() {
-        let unknown = render_query("x{{region}}", &vars()).unwrap_err();
+        let unknown = render_query("x{{region}}", &vars()).expect_err("unknown placeholder");
         assert!(unknown.contains("{{region}}"), "{unknown}");
         assert!(render_query("x{{variant", &vars()).is_err());
     }

@@ -28,7 +28,7 @@ pub enum Sink {
         state: StateFile,
     },
     /// Istio WasmPlugin; state in its annotation.
-    Kubernetes(KubernetesSink),
+    Kubernetes(Box<KubernetesSink>),
     /// Prints each push as one JSON line on stdout; state in the spec's `state_file`.
     Stdout {
         /// The state store.
@@ -69,7 +69,11 @@ impl Sink {
                 let client = kube::Client::try_default()
                     .await
                     .map_err(|e| RolloutError::Kubernetes(format!("no cluster configured: {e}")))?;
-                Self::Kubernetes(KubernetesSink::new(client, namespace, wasm_plugin))
+                Self::Kubernetes(Box::new(KubernetesSink::new(
+                    client,
+                    namespace,
+                    wasm_plugin,
+                )))
             }
             SinkTarget::Stdout => Self::Stdout {
                 state: state_file()?,
