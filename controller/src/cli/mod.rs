@@ -5,6 +5,7 @@ pub mod bandit;
 pub mod control;
 pub mod render;
 pub mod report;
+pub mod rollout_common;
 pub mod run;
 pub mod sample_size;
 pub mod serve;

@@ -1,0 +1,74 @@
+//! `rollgate render` prints exactly what the sink holds, and nothing else on stdout.
+
+mod run_support;
+
+use run_support::*;
+
+#[test]
+fn render_matches_the_ecds_file_before_and_after_a_run() {
+    let prometheus = FakePrometheus::rates(0.0, 0.0);
+    let fx = fixture(
+        &prometheus.url,
+        &steps("100ms"),
+        &error_rate_gate(1, "inconclusive"),
+    );
+    let spec = fx.spec.to_str().expect("utf-8 path");
+
+    let before = run_to_end(&["render", spec]);
+    assert_eq!(before.status.code(), Some(0), "{}", describe(&before));
+    let text = String::from_utf8(before.stdout).expect("utf-8");
+    let file = rollgate_filter::ecds::parse_plugin_config_file(&text)
+        .expect("an ECDS file and nothing else");
+    assert_eq!(file.version_info.as_deref(), Some("0"));
+    let config = rollgate_filter::config::FilterConfig::from_json(file.config_json.as_bytes())
+        .expect("valid");
+    let base =
+        rollgate_filter::config::FilterConfig::from_json(BASE_CONFIG.as_bytes()).expect("valid");
+    assert_eq!(
+        config, base,
+        "before the first push the base config is what the sink would hold"
+    );
+
+    assert_eq!(
+        run_to_end(&["run", spec, "--tick", "50ms"]).status.code(),
+        Some(0)
+    );
+    let after = run_to_end(&["render", spec]);
+    assert_eq!(after.status.code(), Some(0), "{}", describe(&after));
+    let on_disk = std::fs::read(&fx.ecds).expect("ecds written");
+    assert_eq!(
+        after.stdout, on_disk,
+        "render prints exactly the file's content"
+    );
+}
+
+#[test]
+fn render_of_a_kubernetes_sink_prints_the_wasm_plugin_fields() {
+    let fx = fixture(
+        "http://127.0.0.1:9",
+        &steps("1s"),
+        &error_rate_gate(1, "inconclusive"),
+    );
+    let text = std::fs::read_to_string(&fx.spec).expect("spec");
+    let text = text.replace(
+        "ecds_file: { path: out/ecds.yaml, name: rollgate }",
+        "kubernetes: { wasm_plugin: fraud-detector-rollgate }",
+    );
+    std::fs::write(&fx.spec, text).expect("write");
+    let output = rollgate(&["render", fx.spec.to_str().expect("utf-8 path")])
+        .env("KUBECONFIG", fx.dir.path().join("no-kubeconfig"))
+        .env("HOME", fx.dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let yaml: serde_json::Value = serde_yaml::from_slice(&output.stdout).expect("YAML on stdout");
+    assert_eq!(yaml["apiVersion"], "extensions.istio.io/v1alpha1");
+    assert_eq!(yaml["kind"], "WasmPlugin");
+    assert_eq!(yaml["metadata"]["namespace"], "ml");
+    assert_eq!(yaml["metadata"]["name"], "fraud-detector-rollgate");
+    assert_eq!(
+        yaml["spec"]["pluginConfig"]["experiments"][0]["id"],
+        "fraud-v2"
+    );
+}
