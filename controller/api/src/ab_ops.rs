@@ -36,7 +36,13 @@ impl Ending {
 
 /// Ends an active test, pushes the service's new config and commits. `Stop` on an ended test
 /// returns it unchanged (DELETE is idempotent); the other endings answer 409 on it.
-pub async fn end_test(state: &AppState, tenant: &str, experiment_id: &str, ending: Ending, reason: Option<String>) -> ApiResult<AbTest> {
+pub async fn end_test(
+    state: &AppState,
+    tenant: &str,
+    experiment_id: &str,
+    ending: Ending,
+    reason: Option<String>,
+) -> ApiResult<AbTest> {
     let mut tx = WriteTx::begin(&state.store).await?;
     let (_, mut test) = ab_tests::require(tx.conn(), tenant, experiment_id)?;
     if test.status != AbStatus::Active {
@@ -55,7 +61,9 @@ pub async fn end_test(state: &AppState, tenant: &str, experiment_id: &str, endin
     test.reason = reason;
     test.version += 1;
     if !ab_tests::replace(tx.conn(), &test, expected)? {
-        return Err(ApiError::Conflict(format!("ab-test `{experiment_id}` changed concurrently; retry")));
+        return Err(ApiError::Conflict(format!(
+            "ab-test `{experiment_id}` changed concurrently; retry"
+        )));
     }
     if let (Ending::Rollback, Some(message)) = (ending, &test.reason) {
         ab_tests::insert_alert(tx.conn(), tenant, experiment_id, now, message)?;

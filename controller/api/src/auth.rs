@@ -65,15 +65,19 @@ impl TenantTokens {
     /// Reads and checks a tokens file.
     pub fn load(path: &Path) -> Result<Self, TokensError> {
         let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| TokensError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TokensError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         Self::parse(&text, &shown)
     }
 
     /// Parses the YAML text of a tokens file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, TokensError> {
-        let file: TokensFile = serde_yaml::from_str(text)
-            .map_err(|e| TokensError::Parse { path: origin.to_string(), message: e.to_string() })?;
+        let file: TokensFile = serde_yaml::from_str(text).map_err(|e| TokensError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         let invalid = |field: String, message: &str| TokensError::Invalid {
             path: origin.to_string(),
             field,
@@ -88,7 +92,10 @@ impl TenantTokens {
                 ));
             }
             if entries.iter().any(|(name, _)| *name == entry.name) {
-                return Err(invalid(format!("tenants[{index}].name"), "duplicate tenant name"));
+                return Err(invalid(
+                    format!("tenants[{index}].name"),
+                    "duplicate tenant name",
+                ));
             }
             let mut hash = [0u8; 32];
             hex::decode_to_slice(entry.token_sha256.trim(), &mut hash).map_err(|_| {
@@ -104,7 +111,10 @@ impl TenantTokens {
 
     /// Builds the table from `(tenant, token)` pairs (tests, embedding).
     pub fn from_plain_tokens<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let entries = pairs.into_iter().map(|(name, token)| (name.to_string(), sha256(token))).collect();
+        let entries = pairs
+            .into_iter()
+            .map(|(name, token)| (name.to_string(), sha256(token)))
+            .collect();
         TenantTokens { entries }
     }
 
@@ -139,7 +149,10 @@ pub fn sha256(token: &str) -> [u8; 32] {
 
 /// Compares two hashes without an early exit.
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
     diff == 0
 }
 
@@ -150,7 +163,10 @@ pub struct Tenant(pub String);
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -160,7 +176,11 @@ impl FromRequestParts<AppState> for Tenant {
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(ApiError::Unauthorized);
         }
-        state.tokens.tenant_for(token.trim()).map(|name| Tenant(name.to_string())).ok_or(ApiError::Unauthorized)
+        state
+            .tokens
+            .tenant_for(token.trim())
+            .map(|name| Tenant(name.to_string()))
+            .ok_or(ApiError::Unauthorized)
     }
 }
 
@@ -171,19 +191,28 @@ mod tests {
     #[test]
     fn parses_and_matches_hashed_tokens() {
         let hash = hex::encode(sha256("s3cret"));
-        let text = format!("tenants:\n- name: acme\n  token_sha256: {hash}\n- name: globex\n  token_sha256: {}\n", hex::encode(sha256("other")));
+        let text = format!(
+            "tenants:\n- name: acme\n  token_sha256: {hash}\n- name: globex\n  token_sha256: {}\n",
+            hex::encode(sha256("other"))
+        );
         let tokens = TenantTokens::parse(&text, "t.yaml").unwrap();
         assert_eq!(tokens.tenant_for("s3cret"), Some("acme"));
         assert_eq!(tokens.tenant_for("other"), Some("globex"));
         assert_eq!(tokens.tenant_for("s3cret "), None);
-        assert_eq!(tokens.tenant_for(&hash), None, "the hash itself is not a token");
+        assert_eq!(
+            tokens.tenant_for(&hash),
+            None,
+            "the hash itself is not a token"
+        );
     }
 
     #[test]
     fn refuses_bad_hash_and_unknown_fields() {
-        let err = TenantTokens::parse("tenants:\n- name: acme\n  token_sha256: xyz\n", "t.yaml").unwrap_err();
+        let err = TenantTokens::parse("tenants:\n- name: acme\n  token_sha256: xyz\n", "t.yaml")
+            .unwrap_err();
         assert!(err.to_string().contains("tenants[0].token_sha256"), "{err}");
-        let err = TenantTokens::parse("tenants:\n- name: acme\n  token: abc\n", "t.yaml").unwrap_err();
+        let err =
+            TenantTokens::parse("tenants:\n- name: acme\n  token: abc\n", "t.yaml").unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
     }
 }

@@ -34,7 +34,10 @@ pub async fn apply(
     while let Some(input) = queue.pop() {
         steps += 1;
         if steps > MAX_CHAIN {
-            return Err(ApiError::Internal(format!("canary `{}`: engine did not settle", doc.canary_id)));
+            return Err(ApiError::Internal(format!(
+                "canary `{}`: engine did not settle",
+                doc.canary_id
+            )));
         }
         let (next, actions) = step(plan, doc.state.clone(), input, now);
         doc.state = next;
@@ -59,32 +62,38 @@ pub async fn apply(
 /// Checks `names` of `doc`'s plan against its Prometheus.
 pub async fn run_gates(doc: &CanaryDoc, names: &[String]) -> Vec<GateVerdict> {
     let client = doc.prometheus_url.as_deref().map(|url| {
-        PrometheusClient::new(url, Duration::from_millis(doc.prometheus_timeout_ms)).map_err(|e| e.to_string())
+        PrometheusClient::new(url, Duration::from_millis(doc.prometheus_timeout_ms))
+            .map_err(|e| e.to_string())
     });
     let mut verdicts = Vec::new();
     for name in names {
-        let Some(gate) = doc.plan.gate(name) else { continue };
+        let Some(gate) = doc.plan.gate(name) else {
+            continue;
+        };
         let query = |promql: String| {
             let client = client.clone();
             async move {
                 match client {
                     Some(Ok(client)) => client.query(&promql).await,
                     Some(Err(e)) => QueryResult::Failed(format!("Prometheus client: {e}")),
-                    None => QueryResult::Failed("no prometheus configured for this canary".to_string()),
+                    None => {
+                        QueryResult::Failed("no prometheus configured for this canary".to_string())
+                    }
                 }
             }
         };
-        let verdict = match GateQueries::render(gate, &doc.canary_id, &doc.tenant_id, "canary", "stable") {
-            Ok(queries) => {
-                let canary = query(queries.canary).await;
-                let stable = match queries.stable {
-                    Some(q) => Some(query(q).await),
-                    None => None,
-                };
-                evaluate(gate, &canary, stable.as_ref())
-            }
-            Err(e) => evaluate(gate, &QueryResult::Failed(e), None),
-        };
+        let verdict =
+            match GateQueries::render(gate, &doc.canary_id, &doc.tenant_id, "canary", "stable") {
+                Ok(queries) => {
+                    let canary = query(queries.canary).await;
+                    let stable = match queries.stable {
+                        Some(q) => Some(query(q).await),
+                        None => None,
+                    };
+                    evaluate(gate, &canary, stable.as_ref())
+                }
+                Err(e) => evaluate(gate, &QueryResult::Failed(e), None),
+            };
         verdicts.push(verdict);
     }
     verdicts
@@ -114,7 +123,13 @@ pub async fn tick(state: &AppState, tenant: &str, canary_id: &str) -> ApiResult<
 
 /// Feeds gate results (re-reading the canary: it may have moved meanwhile). With
 /// `end_pause`, the current pause ends now (manual advance).
-pub async fn feed_verdicts(state: &AppState, tenant: &str, canary_id: &str, verdicts: Vec<GateVerdict>, end_pause: bool) -> ApiResult<CanaryDoc> {
+pub async fn feed_verdicts(
+    state: &AppState,
+    tenant: &str,
+    canary_id: &str,
+    verdicts: Vec<GateVerdict>,
+    end_pause: bool,
+) -> ApiResult<CanaryDoc> {
     let mut tx = WriteTx::begin(&state.store).await?;
     let mut doc = deployments::canary(tx.conn(), tenant, canary_id)?;
     let now = engine_now();
@@ -122,7 +137,15 @@ pub async fn feed_verdicts(state: &AppState, tenant: &str, canary_id: &str, verd
         doc.state.pause_until_ms = Some(now);
     }
     let plan = doc.plan.clone();
-    let (doc, _) = apply(state, &mut tx, doc, &plan, Input::GateResults(verdicts), now).await?;
+    let (doc, _) = apply(
+        state,
+        &mut tx,
+        doc,
+        &plan,
+        Input::GateResults(verdicts),
+        now,
+    )
+    .await?;
     tx.commit()?;
     Ok(doc)
 }

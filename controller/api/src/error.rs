@@ -60,7 +60,9 @@ pub enum ApiError {
         current: i64,
     },
     /// An update without `If-Match` (428).
-    #[error("updates need an `If-Match` header with the ETag returned by GET (optimistic concurrency)")]
+    #[error(
+        "updates need an `If-Match` header with the ETag returned by GET (optimistic concurrency)"
+    )]
     PreconditionRequired,
     /// Body larger than the limit (413).
     #[error("request body exceeds the limit of {limit} bytes")]
@@ -85,12 +87,18 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Invalid { field: field.into(), message: message.into() }
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A 404 for a resource kind and id.
     pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
-        ApiError::NotFound { what, id: id.into() }
+        ApiError::NotFound {
+            what,
+            id: id.into(),
+        }
     }
 
     /// The HTTP status of this error.
@@ -99,7 +107,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadBody { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Invalid { .. } | ApiError::ConfigRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::ConfigRefused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -130,9 +140,9 @@ impl ApiError {
 
     fn field(&self) -> Option<&str> {
         match self {
-            ApiError::BadBody { field, .. } | ApiError::Invalid { field, .. } | ApiError::ConfigRefused { field, .. } => {
-                Some(field)
-            }
+            ApiError::BadBody { field, .. }
+            | ApiError::Invalid { field, .. }
+            | ApiError::ConfigRefused { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -160,8 +170,14 @@ impl From<rollgate_filter::config::ConfigError> for ApiError {
     fn from(err: rollgate_filter::config::ConfigError) -> Self {
         use rollgate_filter::config::ConfigError;
         match err {
-            ConfigError::Syntax { path, message } => ApiError::ConfigRefused { field: path, message },
-            ConfigError::Invalid { path, rule } => ApiError::ConfigRefused { field: path, message: rule },
+            ConfigError::Syntax { path, message } => ApiError::ConfigRefused {
+                field: path,
+                message,
+            },
+            ConfigError::Invalid { path, rule } => ApiError::ConfigRefused {
+                field: path,
+                message: rule,
+            },
         }
     }
 }
@@ -194,7 +210,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if matches!(self, ApiError::Unauthorized) {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rollgate\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rollgate\""),
+            );
         }
         response
     }

@@ -26,7 +26,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -34,9 +35,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: DEFAULT_BODY_LIMIT }
+                ApiError::PayloadTooLarge {
+                    limit: DEFAULT_BODY_LIMIT,
+                }
             } else {
-                ApiError::BadBody { field: ".".into(), message: rejection.body_text() }
+                ApiError::BadBody {
+                    field: ".".into(),
+                    message: rejection.body_text(),
+                }
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -56,13 +62,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         };
         ApiError::BadBody { field, message }
     })?;
-    deserializer.end().map_err(|e| ApiError::BadBody { field: ".".into(), message: format!("malformed JSON: {e}") })?;
+    deserializer.end().map_err(|e| ApiError::BadBody {
+        field: ".".into(),
+        message: format!("malformed JSON: {e}"),
+    })?;
     Ok(value)
 }
 
 /// The version an `If-Match` header names (`"3"`, `W/"3"` or `3`); 428 when absent.
 pub fn if_match(headers: &HeaderMap, current: i64) -> ApiResult<()> {
-    let raw = headers.get(header::IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
+    let raw = headers
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?;
     let text = raw.to_str().unwrap_or("").trim();
     if text == "*" {
         return Ok(());
@@ -74,7 +85,10 @@ pub fn if_match(headers: &HeaderMap, current: i64) -> ApiResult<()> {
     if matches {
         Ok(())
     } else {
-        Err(ApiError::PreconditionFailed { given: text.to_string(), current })
+        Err(ApiError::PreconditionFailed {
+            given: text.to_string(),
+            current,
+        })
     }
 }
 
@@ -99,7 +113,10 @@ impl Paging {
         let paging: Paging = serde_urlencoded_like(query.unwrap_or(""))?;
         if let Some(limit) = paging.limit {
             if !(1..=500).contains(&limit) {
-                return Err(ApiError::invalid("limit", format!("{limit} must be between 1 and 500")));
+                return Err(ApiError::invalid(
+                    "limit",
+                    format!("{limit} must be between 1 and 500"),
+                ));
             }
         }
         Ok(paging)
@@ -129,7 +146,8 @@ pub fn serde_urlencoded_like<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
         };
         object.insert(percent_decode(key), json);
     }
-    serde_json::from_value::<T>(serde_json::Value::Object(object)).map_err(|e| ApiError::invalid("query", e.to_string()))
+    serde_json::from_value::<T>(serde_json::Value::Object(object))
+        .map_err(|e| ApiError::invalid("query", e.to_string()))
 }
 
 fn percent_decode(text: &str) -> String {

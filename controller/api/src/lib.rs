@@ -45,7 +45,12 @@ use std::time::Duration;
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/ab-tests", post(ab_tests::create).get(ab_tests::list))
-        .route("/ab-tests/{id}", get(ab_tests::get).put(ab_tests::update).delete(ab_tests::stop))
+        .route(
+            "/ab-tests/{id}",
+            get(ab_tests::get)
+                .put(ab_tests::update)
+                .delete(ab_tests::stop),
+        )
         .route("/ab-tests/{id}/results", get(events::results))
         .route("/ab-tests/{id}/events", post(events::record))
         .route("/ab-tests/{id}/promote", post(ab_tests::promote))
@@ -56,7 +61,10 @@ pub fn app(state: AppState) -> Router {
         .route("/shadow", post(shadow::start))
         .route("/shadow/{id}", get(shadow::get).delete(shadow::stop))
         .route("/models", get(models::list))
-        .route("/models/{model_id}/versions", post(models::register).get(models::versions));
+        .route(
+            "/models/{model_id}/versions",
+            post(models::register).get(models::versions),
+        );
     Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
@@ -79,12 +87,18 @@ pub struct BackgroundPeriods {
 
 impl Default for BackgroundPeriods {
     fn default() -> Self {
-        BackgroundPeriods { monitor: Duration::from_secs(10), canary: Duration::from_secs(5) }
+        BackgroundPeriods {
+            monitor: Duration::from_secs(10),
+            canary: Duration::from_secs(5),
+        }
     }
 }
 
 /// Starts the auto-rollback monitor and the canary driver (which resumes canaries in progress).
-pub fn spawn_background(state: &AppState, periods: BackgroundPeriods) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_background(
+    state: &AppState,
+    periods: BackgroundPeriods,
+) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(monitor::run(state.clone(), periods.monitor)),
         tokio::spawn(canary_driver::run(state.clone(), periods.canary)),

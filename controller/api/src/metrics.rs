@@ -49,15 +49,43 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let counters = [
-            ("rollgate_api_events_ingested_total", "Outcome events stored.", &self.events_ingested),
-            ("rollgate_api_config_pushes_total", "Filter configs pushed to the sink.", &self.config_pushes),
-            ("rollgate_api_config_push_failures_total", "Filter config pushes the sink failed.", &self.config_push_failures),
-            ("rollgate_api_auto_rollbacks_total", "A/B tests rolled back by the auto-rollback monitor (alerts).", &self.auto_rollbacks),
-            ("rollgate_api_expired_total", "A/B tests ended past max_duration_hours.", &self.expirations),
-            ("rollgate_api_monitor_runs_total", "Passes of the auto-rollback monitor.", &self.monitor_runs),
+            (
+                "rollgate_api_events_ingested_total",
+                "Outcome events stored.",
+                &self.events_ingested,
+            ),
+            (
+                "rollgate_api_config_pushes_total",
+                "Filter configs pushed to the sink.",
+                &self.config_pushes,
+            ),
+            (
+                "rollgate_api_config_push_failures_total",
+                "Filter config pushes the sink failed.",
+                &self.config_push_failures,
+            ),
+            (
+                "rollgate_api_auto_rollbacks_total",
+                "A/B tests rolled back by the auto-rollback monitor (alerts).",
+                &self.auto_rollbacks,
+            ),
+            (
+                "rollgate_api_expired_total",
+                "A/B tests ended past max_duration_hours.",
+                &self.expirations,
+            ),
+            (
+                "rollgate_api_monitor_runs_total",
+                "Passes of the auto-rollback monitor.",
+                &self.monitor_runs,
+            ),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         out
     }

@@ -55,7 +55,12 @@ pub enum MonitorDecision {
 }
 
 /// The monitor's decision for `test` at `now_ms` given the window's error counts. Pure.
-pub fn decide(test: &AbTest, control: ArmWindow, treatment: ArmWindow, now_ms: i64) -> MonitorDecision {
+pub fn decide(
+    test: &AbTest,
+    control: ArmWindow,
+    treatment: ArmWindow,
+    now_ms: i64,
+) -> MonitorDecision {
     if control.total >= MIN_WINDOW_EVENTS && treatment.total >= MIN_WINDOW_EVENTS {
         let (c, t) = (control.rate(), treatment.rate());
         if t - c > test.auto_rollback_threshold {
@@ -73,7 +78,9 @@ pub fn decide(test: &AbTest, control: ArmWindow, treatment: ArmWindow, now_ms: i
             };
         }
     }
-    let deadline = test.started_ms().saturating_add(i64::from(test.max_duration_hours) * 3_600_000);
+    let deadline = test
+        .started_ms()
+        .saturating_add(i64::from(test.max_duration_hours) * 3_600_000);
     if now_ms >= deadline {
         return MonitorDecision::Expire;
     }
@@ -88,7 +95,12 @@ pub async fn check_all(state: &AppState, now_ms: i64) -> ApiResult<Vec<(String, 
         for (seq, test) in ab_tests::all_active(&conn)? {
             let since = now_ms - i64::from(test.rollback_window_minutes) * 60_000;
             let window = events::window(&conn, seq, ERROR_METRIC, since)?;
-            let arm = |name: &str| window.get(name).map(|&(total, errors)| ArmWindow { total, errors }).unwrap_or_default();
+            let arm = |name: &str| {
+                window
+                    .get(name)
+                    .map(|&(total, errors)| ArmWindow { total, errors })
+                    .unwrap_or_default()
+            };
             let decision = decide(&test, arm("control"), arm("treatment"), now_ms);
             if decision != MonitorDecision::Keep {
                 out.push((test, decision));
@@ -101,13 +113,32 @@ pub async fn check_all(state: &AppState, now_ms: i64) -> ApiResult<Vec<(String, 
         let result = match &decision {
             MonitorDecision::Rollback { message, .. } => {
                 tracing::warn!(tenant = %test.tenant_id, experiment = %test.experiment_id, alert = %message, "auto-rollback");
-                end_test(state, &test.tenant_id, &test.experiment_id, Ending::Rollback, Some(message.clone())).await.map(|_| {
+                end_test(
+                    state,
+                    &test.tenant_id,
+                    &test.experiment_id,
+                    Ending::Rollback,
+                    Some(message.clone()),
+                )
+                .await
+                .map(|_| {
                     state.metrics.auto_rollback();
                 })
             }
             MonitorDecision::Expire => {
-                let reason = format!("ran past max_duration_hours ({} h); control kept", test.max_duration_hours);
-                end_test(state, &test.tenant_id, &test.experiment_id, Ending::Expire, Some(reason)).await.map(|_| {
+                let reason = format!(
+                    "ran past max_duration_hours ({} h); control kept",
+                    test.max_duration_hours
+                );
+                end_test(
+                    state,
+                    &test.tenant_id,
+                    &test.experiment_id,
+                    Ending::Expire,
+                    Some(reason),
+                )
+                .await
+                .map(|_| {
                     state.metrics.expired();
                 })
             }
@@ -116,7 +147,9 @@ pub async fn check_all(state: &AppState, now_ms: i64) -> ApiResult<Vec<(String, 
         match result {
             Ok(()) => acted.push((test.experiment_id.clone(), decision)),
             // Ended meanwhile (409) or a sink failure: logged, retried on the next pass.
-            Err(err) => tracing::warn!(experiment = %test.experiment_id, error = %err, "monitor action failed"),
+            Err(err) => {
+                tracing::warn!(experiment = %test.experiment_id, error = %err, "monitor action failed")
+            }
         }
     }
     state.metrics.monitor_ran();

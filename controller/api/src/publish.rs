@@ -30,11 +30,23 @@ fn prepare(conn: &Connection, tenant: &str, service: &str) -> ApiResult<(FilterC
 }
 
 /// Recomputes and pushes the service's config inside `tx` (not committed here).
-pub async fn push_service(state: &AppState, tx: &mut WriteTx<'_>, tenant: &str, service: &str) -> ApiResult<u64> {
+pub async fn push_service(
+    state: &AppState,
+    tx: &mut WriteTx<'_>,
+    tenant: &str,
+    service: &str,
+) -> ApiResult<u64> {
     let (config, version) = prepare(tx.conn(), tenant, service)?;
     state
         .sink
-        .push(PushTarget { tenant, service, version }, &config)
+        .push(
+            PushTarget {
+                tenant,
+                service,
+                version,
+            },
+            &config,
+        )
         .await
         .map_err(|reason| {
             state.metrics.push_failed();

@@ -63,7 +63,10 @@ impl TestKind {
 /// Whether smaller values of `metric` are better (error rates, latencies, losses).
 pub fn direction_of(metric: &str) -> Direction {
     let lower = metric.to_ascii_lowercase();
-    if ["error", "latency", "loss", "fail"].iter().any(|w| lower.contains(w)) {
+    if ["error", "latency", "loss", "fail"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
         Direction::LowerIsBetter
     } else {
         Direction::HigherIsBetter
@@ -71,7 +74,11 @@ pub fn direction_of(metric: &str) -> Direction {
 }
 
 fn arm(stats: &RunningStats) -> ArmSummary {
-    ArmSummary { count: stats.summary.count, mean: stats.summary.mean, std_dev: stats.summary.variance().max(0.0).sqrt() }
+    ArmSummary {
+        count: stats.summary.count,
+        mean: stats.summary.mean,
+        std_dev: stats.summary.variance().max(0.0).sqrt(),
+    }
 }
 
 struct TestOutcome {
@@ -97,7 +104,11 @@ fn run_test(
                 let successes = s.sum.round().max(0.0) as u64;
                 ProportionCounts::new(successes, s.summary.count, field)
             };
-            let r = two_proportion_z(counts(control, "control")?, counts(treatment, "treatment")?, confidence)?;
+            let r = two_proportion_z(
+                counts(control, "control")?,
+                counts(treatment, "treatment")?,
+                confidence,
+            )?;
             Ok(TestOutcome {
                 statistic: r.statistic,
                 p_value: r.p_value,
@@ -109,7 +120,11 @@ fn run_test(
             })
         }
         TestKind::WelchT | TestKind::StudentT => {
-            let variant = if kind == TestKind::WelchT { TTestKind::Welch } else { TTestKind::Student };
+            let variant = if kind == TestKind::WelchT {
+                TTestKind::Welch
+            } else {
+                TTestKind::Student
+            };
             let r = t_test(&control.summary, &treatment.summary, variant, confidence)?;
             Ok(TestOutcome {
                 statistic: r.statistic,
@@ -122,7 +137,8 @@ fn run_test(
             })
         }
         TestKind::MannWhitneyU => {
-            let (c, t) = raw.ok_or_else(|| StatsError::invalid("test", "raw values were not loaded"))?;
+            let (c, t) =
+                raw.ok_or_else(|| StatsError::invalid("test", "raw values were not loaded"))?;
             let r = mann_whitney_u(c, t, MannWhitneyMethod::Asymptotic, 1.0 - confidence)?;
             let difference = treatment.summary.mean - control.summary.mean;
             Ok(TestOutcome {
@@ -155,7 +171,11 @@ pub fn analyze(
     )
     .ok()
     .filter(|_| control.summary.count > 0 && treatment.summary.count > 0)
-    .map(|r| SrmSummary { statistic: r.statistic, p_value: r.p_value, mismatch: r.mismatch });
+    .map(|r| SrmSummary {
+        statistic: r.statistic,
+        p_value: r.p_value,
+        mismatch: r.mismatch,
+    });
     let outcome = run_test(kind, control, treatment, raw, test.confidence_level);
     let criteria = DecisionCriteria {
         alpha: 1.0 - test.confidence_level,
@@ -167,10 +187,26 @@ pub fn analyze(
     let srm_mismatch = srm.is_some_and(|s| s.mismatch);
     let (decision, note) = match &outcome {
         Ok(o) => (
-            decide(&Evidence { p_value: o.p_value, lift: o.lift, difference: o.difference, sample_size, srm_mismatch }, &criteria),
+            decide(
+                &Evidence {
+                    p_value: o.p_value,
+                    lift: o.lift,
+                    difference: o.difference,
+                    sample_size,
+                    srm_mismatch,
+                },
+                &criteria,
+            ),
             None,
         ),
-        Err(e) => (if srm_mismatch { Decision::InvalidSrm } else { Decision::Continue }, Some(e.to_string())),
+        Err(e) => (
+            if srm_mismatch {
+                Decision::InvalidSrm
+            } else {
+                Decision::Continue
+            },
+            Some(e.to_string()),
+        ),
     };
     let outcome = outcome.ok();
     AbResults {
@@ -193,7 +229,10 @@ pub fn analyze(
         effect_size: outcome.as_ref().and_then(|o| o.effect_size),
         significant: outcome.as_ref().is_some_and(|o| o.significant),
         srm,
-        decision: serde_json::to_value(decision).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+        decision: serde_json::to_value(decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
         note,
     }
 }

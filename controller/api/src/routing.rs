@@ -8,7 +8,8 @@
 use crate::types::ab::{AbOutcome, AbStatus, AbTest};
 use crate::types::deploy::{CanaryDoc, Shadow};
 use rollgate_filter::config::{
-    CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, ShadowConfig, Variant, CONFIG_VERSION, TOTAL_WEIGHT,
+    CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, ShadowConfig, Variant,
+    CONFIG_VERSION, TOTAL_WEIGHT,
 };
 
 /// Everything stored about one service of one tenant.
@@ -26,8 +27,17 @@ impl ServiceSnapshot {
     /// What routes the service right now and cannot be overridden (an active A/B test or an
     /// unfinished canary), described for a 409.
     pub fn live_owner(&self) -> Option<String> {
-        let ab = self.ab_tests.iter().find(|t| t.status == AbStatus::Active).map(|t| format!("ab-test `{}`", t.experiment_id));
-        let canary = || self.canaries.iter().find(|c| !c.state.is_finished()).map(|c| format!("canary `{}`", c.canary_id));
+        let ab = self
+            .ab_tests
+            .iter()
+            .find(|t| t.status == AbStatus::Active)
+            .map(|t| format!("ab-test `{}`", t.experiment_id));
+        let canary = || {
+            self.canaries
+                .iter()
+                .find(|c| !c.state.is_finished())
+                .map(|c| format!("canary `{}`", c.canary_id))
+        };
         ab.or_else(canary)
     }
 
@@ -38,10 +48,18 @@ impl ServiceSnapshot {
 }
 
 fn match_service(service: &str) -> MatchRule {
-    MatchRule { authority: Some(service.to_string()), ..MatchRule::default() }
+    MatchRule {
+        authority: Some(service.to_string()),
+        ..MatchRule::default()
+    }
 }
 
-fn two_way(id: &str, kind: ExperimentKind, service: &str, arms: [(&str, &str, u32); 2]) -> Experiment {
+fn two_way(
+    id: &str,
+    kind: ExperimentKind,
+    service: &str,
+    arms: [(&str, &str, u32); 2],
+) -> Experiment {
     Experiment {
         id: id.to_string(),
         kind,
@@ -49,7 +67,11 @@ fn two_way(id: &str, kind: ExperimentKind, service: &str, arms: [(&str, &str, u3
         match_rule: match_service(service),
         variants: arms
             .iter()
-            .map(|(name, cluster, weight)| Variant { name: name.to_string(), cluster: cluster.to_string(), weight: *weight })
+            .map(|(name, cluster, weight)| Variant {
+                name: name.to_string(),
+                cluster: cluster.to_string(),
+                weight: *weight,
+            })
             .collect(),
         force_header: Some("x-rollgate-force".to_string()),
         shadow: None,
@@ -62,7 +84,9 @@ fn two_way(id: &str, kind: ExperimentKind, service: &str, arms: [(&str, &str, u3
 /// Treatment weight of an A/B test in basis points, given how it stands.
 pub fn ab_treatment_bp(test: &AbTest) -> Option<u32> {
     match (test.status, test.outcome) {
-        (AbStatus::Active, _) => Some((test.treatment_fraction * f64::from(TOTAL_WEIGHT)).round() as u32),
+        (AbStatus::Active, _) => {
+            Some((test.treatment_fraction * f64::from(TOTAL_WEIGHT)).round() as u32)
+        }
         (_, Some(AbOutcome::Promoted)) => Some(TOTAL_WEIGHT),
         (_, Some(AbOutcome::RolledBack | AbOutcome::Expired)) => Some(0),
         (_, Some(AbOutcome::Stopped) | None) => None,
@@ -75,19 +99,34 @@ fn ab_experiment(test: &AbTest, treatment_bp: u32) -> Experiment {
         ExperimentKind::Ab,
         &test.service,
         [
-            ("control", &test.control_cluster, TOTAL_WEIGHT - treatment_bp.min(TOTAL_WEIGHT)),
-            ("treatment", &test.treatment_cluster, treatment_bp.min(TOTAL_WEIGHT)),
+            (
+                "control",
+                &test.control_cluster,
+                TOTAL_WEIGHT - treatment_bp.min(TOTAL_WEIGHT),
+            ),
+            (
+                "treatment",
+                &test.treatment_cluster,
+                treatment_bp.min(TOTAL_WEIGHT),
+            ),
         ],
     )
 }
 
 fn canary_experiment(canary: &CanaryDoc) -> Experiment {
-    let bp = canary.state.target_canary_bp().unwrap_or(0).min(TOTAL_WEIGHT);
+    let bp = canary
+        .state
+        .target_canary_bp()
+        .unwrap_or(0)
+        .min(TOTAL_WEIGHT);
     two_way(
         &canary.canary_id,
         ExperimentKind::Canary,
         &canary.model_id,
-        [("stable", &canary.stable_cluster, TOTAL_WEIGHT - bp), ("canary", &canary.canary_cluster, bp)],
+        [
+            ("stable", &canary.stable_cluster, TOTAL_WEIGHT - bp),
+            ("canary", &canary.canary_cluster, bp),
+        ],
     )
 }
 
@@ -98,22 +137,38 @@ fn shadow_config(shadow: &Shadow) -> ShadowConfig {
         sample: (shadow.sample * f64::from(TOTAL_WEIGHT)).round() as u32,
         timeout_ms: shadow.timeout_ms,
         max_body_bytes: shadow.max_body_bytes,
-        compare: shadow.compare.as_ref().map(|c| CompareConfig { json_pointer: c.json_pointer.clone(), tolerance: c.tolerance }),
+        compare: shadow.compare.as_ref().map(|c| CompareConfig {
+            json_pointer: c.json_pointer.clone(),
+            tolerance: c.tolerance,
+        }),
     }
 }
 
 /// The owner experiment: live first, else the most recently ended one still pinning a split.
 fn owner(snapshot: &ServiceSnapshot) -> Option<Experiment> {
-    if let Some(test) = snapshot.ab_tests.iter().rev().find(|t| t.status == AbStatus::Active) {
+    if let Some(test) = snapshot
+        .ab_tests
+        .iter()
+        .rev()
+        .find(|t| t.status == AbStatus::Active)
+    {
         return ab_treatment_bp(test).map(|bp| ab_experiment(test, bp));
     }
-    if let Some(canary) = snapshot.canaries.iter().rev().find(|c| !c.state.is_finished()) {
+    if let Some(canary) = snapshot
+        .canaries
+        .iter()
+        .rev()
+        .find(|c| !c.state.is_finished())
+    {
         return Some(canary_experiment(canary));
     }
     let mut ended: Vec<(i64, Experiment)> = Vec::new();
     for test in &snapshot.ab_tests {
         if let (Some(bp), Some(end)) = (ab_treatment_bp(test), test.ended_at.as_deref()) {
-            ended.push((crate::time::parse_rfc3339(end).unwrap_or(0), ab_experiment(test, bp)));
+            ended.push((
+                crate::time::parse_rfc3339(end).unwrap_or(0),
+                ab_experiment(test, bp),
+            ));
         }
     }
     for canary in &snapshot.canaries {
@@ -137,7 +192,10 @@ pub fn build_config(service: &str, snapshot: &ServiceSnapshot) -> FilterConfig {
                 &shadow.shadow_id,
                 ExperimentKind::Ab,
                 service,
-                [("primary", &shadow.primary_cluster, TOTAL_WEIGHT), ("unused", &shadow.primary_cluster, 0)],
+                [
+                    ("primary", &shadow.primary_cluster, TOTAL_WEIGHT),
+                    ("unused", &shadow.primary_cluster, 0),
+                ],
             );
             experiment.variants.truncate(1);
             experiment.shadow = Some(shadow_config(shadow));

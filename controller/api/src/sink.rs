@@ -23,7 +23,11 @@ pub struct PushTarget<'a> {
 /// A destination for filter configs. `push` must only return `Ok` once the config is in place.
 pub trait ConfigSink: Send + Sync + 'static {
     /// Replaces the service's config.
-    fn push<'a>(&'a self, target: PushTarget<'a>, config: &'a FilterConfig) -> BoxFuture<'a, Result<(), String>>;
+    fn push<'a>(
+        &'a self,
+        target: PushTarget<'a>,
+        config: &'a FilterConfig,
+    ) -> BoxFuture<'a, Result<(), String>>;
     /// Human-readable description (logs, `/readyz`).
     fn describe(&self) -> String;
 }
@@ -33,14 +37,20 @@ pub trait ConfigSink: Send + Sync + 'static {
 pub struct StdoutSink;
 
 impl ConfigSink for StdoutSink {
-    fn push<'a>(&'a self, target: PushTarget<'a>, config: &'a FilterConfig) -> BoxFuture<'a, Result<(), String>> {
+    fn push<'a>(
+        &'a self,
+        target: PushTarget<'a>,
+        config: &'a FilterConfig,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let line = serde_json::json!({
                 "sink": "stdout", "tenant": target.tenant, "service": target.service,
                 "version": target.version, "config": config,
             });
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{line}").and_then(|()| out.flush()).map_err(|e| format!("writing stdout: {e}"))
+            writeln!(out, "{line}")
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("writing stdout: {e}"))
         })
     }
 
@@ -69,11 +79,18 @@ impl EcdsDirSink {
 }
 
 impl ConfigSink for EcdsDirSink {
-    fn push<'a>(&'a self, target: PushTarget<'a>, config: &'a FilterConfig) -> BoxFuture<'a, Result<(), String>> {
+    fn push<'a>(
+        &'a self,
+        target: PushTarget<'a>,
+        config: &'a FilterConfig,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let sink = EcdsFileSink {
                 path: self.path_of(target.tenant, target.service),
-                target: EcdsTarget { name: self.name.clone(), wasm_filename: self.wasm_filename.clone() },
+                target: EcdsTarget {
+                    name: self.name.clone(),
+                    wasm_filename: self.wasm_filename.clone(),
+                },
             };
             sink.push(config, target.version).map_err(|e| e.to_string())
         })
@@ -112,7 +129,11 @@ impl MemorySink {
 
     /// The latest config of a service.
     pub fn latest(&self, tenant: &str, service: &str) -> Option<FilterConfig> {
-        self.pushes().into_iter().rev().find(|p| p.tenant == tenant && p.service == service).map(|p| p.config)
+        self.pushes()
+            .into_iter()
+            .rev()
+            .find(|p| p.tenant == tenant && p.service == service)
+            .map(|p| p.config)
     }
 
     /// Makes every following push fail with `reason` (`None`: succeed again).
@@ -124,7 +145,11 @@ impl MemorySink {
 }
 
 impl ConfigSink for MemorySink {
-    fn push<'a>(&'a self, target: PushTarget<'a>, config: &'a FilterConfig) -> BoxFuture<'a, Result<(), String>> {
+    fn push<'a>(
+        &'a self,
+        target: PushTarget<'a>,
+        config: &'a FilterConfig,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             if let Some(reason) = self.failing.lock().ok().and_then(|f| f.clone()) {
                 return Err(reason);
@@ -135,7 +160,10 @@ impl ConfigSink for MemorySink {
                 version: target.version,
                 config: config.clone(),
             };
-            self.pushes.lock().map_err(|_| "memory sink poisoned".to_string())?.push(record);
+            self.pushes
+                .lock()
+                .map_err(|_| "memory sink poisoned".to_string())?
+                .push(record);
             Ok(())
         })
     }
@@ -155,6 +183,8 @@ pub fn parse_sink(spec: &str) -> Result<std::sync::Arc<dyn ConfigSink>, String> 
             name: "rollgate".to_string(),
             wasm_filename: rollgate_rollout::spec::DEFAULT_WASM_FILENAME.to_string(),
         })),
-        _ => Err(format!("unknown sink {spec:?}: use `stdout`, `memory` or `ecds-dir:DIR`")),
+        _ => Err(format!(
+            "unknown sink {spec:?}: use `stdout`, `memory` or `ecds-dir:DIR`"
+        )),
     }
 }

@@ -20,7 +20,11 @@ use axum::Json;
 #[utoipa::path(post, path = "/api/v1/ab-tests", request_body = AbTestCreate, tag = "ab-tests",
     responses((status = 201, body = AbTest), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
-pub async fn create(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJson(body): ApiJson<AbTestCreate>) -> ApiResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    ApiJson(body): ApiJson<AbTestCreate>,
+) -> ApiResult<Response> {
     Tunables {
         name: &body.name,
         treatment_fraction: body.treatment_fraction,
@@ -41,13 +45,29 @@ pub async fn create(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJs
     ] {
         validate::label(field, value)?;
     }
-    if body.control_model_id == body.treatment_model_id && body.control_version == body.treatment_version {
-        return Err(ApiError::invalid("treatment_version", "treatment must differ from control (same model and version)"));
+    if body.control_model_id == body.treatment_model_id
+        && body.control_version == body.treatment_version
+    {
+        return Err(ApiError::invalid(
+            "treatment_version",
+            "treatment must differ from control (same model and version)",
+        ));
     }
     let mut tx = WriteTx::begin(&state.store).await?;
-    let control_cluster = models::cluster_of(tx.conn(), &tenant, &body.control_model_id, &body.control_version, "control_version")?;
-    let treatment_cluster =
-        models::cluster_of(tx.conn(), &tenant, &body.treatment_model_id, &body.treatment_version, "treatment_version")?;
+    let control_cluster = models::cluster_of(
+        tx.conn(),
+        &tenant,
+        &body.control_model_id,
+        &body.control_version,
+        "control_version",
+    )?;
+    let treatment_cluster = models::cluster_of(
+        tx.conn(),
+        &tenant,
+        &body.treatment_model_id,
+        &body.treatment_version,
+        "treatment_version",
+    )?;
     let service = body.control_model_id.clone();
     if let Some(owner) = snapshot(tx.conn(), &tenant, &service)?.live_owner() {
         return Err(ApiError::Conflict(format!(
@@ -84,7 +104,8 @@ pub async fn create(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJs
     push_service(&state, &mut tx, &tenant, &service).await?;
     tx.commit()?;
     let mut response = with_etag(StatusCode::CREATED, test.version, Json(&test));
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/ab-tests/{}", test.experiment_id)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/ab-tests/{}", test.experiment_id))
+    {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
@@ -93,17 +114,30 @@ pub async fn create(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJs
 /// List this tenant's A/B tests.
 #[utoipa::path(get, path = "/api/v1/ab-tests", params(Paging), tag = "ab-tests",
     responses((status = 200, body = AbTestList), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Tenant(tenant): Tenant, RawQuery(query): RawQuery) -> ApiResult<Json<AbTestList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<AbTestList>> {
     let paging = Paging::from_query(query.as_deref())?;
     let conn = state.store.lock().await;
     let (items, total) = ab_tests::list(&conn, &tenant, paging.limit(), paging.offset())?;
-    Ok(Json(AbTestList { items, limit: paging.limit(), offset: paging.offset(), total }))
+    Ok(Json(AbTestList {
+        items,
+        limit: paging.limit(),
+        offset: paging.offset(),
+        total,
+    }))
 }
 
 /// Get one A/B test (ETag = its version).
 #[utoipa::path(get, path = "/api/v1/ab-tests/{id}", tag = "ab-tests", params(("id" = String, Path)),
     responses((status = 200, body = AbTest), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn get(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let conn = state.store.lock().await;
     let (_, test) = ab_tests::require(&conn, &tenant, &id)?;
     Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
@@ -125,14 +159,20 @@ pub async fn update(
     let (_, mut test) = ab_tests::require(tx.conn(), &tenant, &id)?;
     if_match(&headers, test.version)?;
     if test.status != AbStatus::Active {
-        return Err(ApiError::Conflict(format!("ab-test `{id}` is {}; only an active test can be updated", test.status.as_str())));
+        return Err(ApiError::Conflict(format!(
+            "ab-test `{id}` is {}; only an active test can be updated",
+            test.status.as_str()
+        )));
     }
     let expected = test.version;
     test.apply(body);
     test.tunables().validate()?;
     test.version += 1;
     if !ab_tests::replace(tx.conn(), &test, expected)? {
-        return Err(ApiError::PreconditionFailed { given: etag(expected), current: expected + 1 });
+        return Err(ApiError::PreconditionFailed {
+            given: etag(expected),
+            current: expected + 1,
+        });
     }
     push_service(&state, &mut tx, &tenant, &test.service.clone()).await?;
     tx.commit()?;
@@ -142,7 +182,11 @@ pub async fn update(
 /// Stop: status completed, out of the filter config, history kept.
 #[utoipa::path(delete, path = "/api/v1/ab-tests/{id}", tag = "ab-tests", params(("id" = String, Path)),
     responses((status = 200, body = AbTest), (status = 404, body = Problem)))]
-pub async fn stop(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn stop(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let test = end_test(&state, &tenant, &id, Ending::Stop, None).await?;
     Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
 }
@@ -150,16 +194,30 @@ pub async fn stop(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id
 /// Promote: treatment takes 100 % of the traffic.
 #[utoipa::path(post, path = "/api/v1/ab-tests/{id}/promote", tag = "ab-tests", params(("id" = String, Path)),
     responses((status = 200, body = AbTest), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn promote(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
-    let test = end_test(&state, &tenant, &id, Ending::Promote, Some("promoted by request".into())).await?;
+pub async fn promote(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let test = end_test(
+        &state,
+        &tenant,
+        &id,
+        Ending::Promote,
+        Some("promoted by request".into()),
+    )
+    .await?;
     Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
 }
 
 /// Roll back: control takes 100 % of the traffic.
 #[utoipa::path(post, path = "/api/v1/ab-tests/{id}/rollback", tag = "ab-tests", params(("id" = String, Path)),
     responses((status = 200, body = AbTest), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn rollback(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn rollback(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let test = end_test(&state, &tenant, &id, Ending::Rollback, None).await?;
     Ok(with_etag(StatusCode::OK, test.version, Json(&test)))
 }
-

@@ -30,7 +30,10 @@ pub async fn record(
     events::insert_batch(tx.conn(), seq, &valid)?;
     tx.commit()?;
     state.metrics.events(valid.len());
-    Ok(Json(EventsAccepted { experiment_id: id, accepted: valid.len() }))
+    Ok(Json(EventsAccepted {
+        experiment_id: id,
+        accepted: valid.len(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -56,7 +59,10 @@ pub async fn results(
     let (seq, test, control, treatment) = {
         let conn = state.store.lock().await;
         let (seq, test) = ab_tests::require(&conn, &tenant, &id)?;
-        let metric = query.metric.clone().unwrap_or_else(|| test.primary_metric.clone());
+        let metric = query
+            .metric
+            .clone()
+            .unwrap_or_else(|| test.primary_metric.clone());
         let control = events::running(&conn, seq, "control", &metric)?;
         let treatment = events::running(&conn, seq, "treatment", &metric)?;
         (seq, test, control, treatment)
@@ -65,7 +71,10 @@ pub async fn results(
     let kind = match query.test.as_deref() {
         None => TestKind::default_for(&control, &treatment),
         Some(name) => TestKind::parse(name).ok_or_else(|| {
-            ApiError::invalid("test", format!("{name:?} must be two_proportion_z, welch_t, student_t or mann_whitney_u"))
+            ApiError::invalid(
+                "test",
+                format!("{name:?} must be two_proportion_z, welch_t, student_t or mann_whitney_u"),
+            )
         })?,
     };
     let raw = if kind == TestKind::MannWhitneyU {
@@ -73,7 +82,10 @@ pub async fn results(
         let metric = metric.clone();
         let values = tokio::task::spawn_blocking(move || -> ApiResult<(Vec<f64>, Vec<f64>)> {
             let reader = store.reader()?;
-            Ok((events::values(&reader, seq, "control", &metric)?, events::values(&reader, seq, "treatment", &metric)?))
+            Ok((
+                events::values(&reader, seq, "control", &metric)?,
+                events::values(&reader, seq, "treatment", &metric)?,
+            ))
         })
         .await
         .map_err(|e| ApiError::Internal(format!("rank scan failed: {e}")))??;
@@ -81,5 +93,12 @@ pub async fn results(
     } else {
         None
     };
-    Ok(Json(analyze(&test, &metric, &control, &treatment, kind, raw.as_ref())))
+    Ok(Json(analyze(
+        &test,
+        &metric,
+        &control,
+        &treatment,
+        kind,
+        raw.as_ref(),
+    )))
 }

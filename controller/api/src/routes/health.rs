@@ -15,14 +15,23 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let conn = state.store.lock().await;
     match conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)) {
-        Ok(_) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "sink": state.sink.describe() }))),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "not ready", "reason": e.to_string() }))),
+        Ok(_) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "sink": state.sink.describe() })),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "not ready", "reason": e.to_string() })),
+        ),
     }
 }
 
 /// Prometheus text exposition of the server's metrics.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 /// The OpenAPI document, generated from the types.

@@ -33,8 +33,13 @@ pub async fn register(
 /// A model's versions, newest first (seed 002 `list_versions`).
 #[utoipa::path(get, path = "/api/v1/models/{model_id}/versions", tag = "models", params(("model_id" = String, Path)),
     responses((status = 200, body = ModelVersionList), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn versions(State(state): State<AppState>, Tenant(tenant): Tenant, Path(model_id): Path<String>) -> ApiResult<Json<ModelVersionList>> {
-    validate::label("model_id", &model_id).map_err(|_| crate::error::ApiError::not_found("model", &model_id))?;
+pub async fn versions(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(model_id): Path<String>,
+) -> ApiResult<Json<ModelVersionList>> {
+    validate::label("model_id", &model_id)
+        .map_err(|_| crate::error::ApiError::not_found("model", &model_id))?;
     let conn = state.store.lock().await;
     let versions = models::list_versions(&conn, &tenant, &model_id)?;
     if versions.is_empty() {
@@ -46,7 +51,12 @@ pub async fn versions(State(state): State<AppState>, Tenant(tenant): Tenant, Pat
 /// This tenant's models.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models",
     responses((status = 200, body = ModelList), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, Tenant(tenant): Tenant) -> ApiResult<Json<ModelList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+) -> ApiResult<Json<ModelList>> {
     let conn = state.store.lock().await;
-    Ok(Json(ModelList { models: models::list_models(&conn, &tenant)? }))
+    Ok(Json(ModelList {
+        models: models::list_models(&conn, &tenant)?,
+    }))
 }

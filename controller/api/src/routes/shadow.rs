@@ -18,14 +18,30 @@ use axum::Json;
 #[utoipa::path(post, path = "/api/v1/shadow", request_body = ShadowCreate, tag = "shadow",
     responses((status = 201, body = Shadow), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
-pub async fn start(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJson(body): ApiJson<ShadowCreate>) -> ApiResult<(StatusCode, Json<Shadow>)> {
+pub async fn start(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    ApiJson(body): ApiJson<ShadowCreate>,
+) -> ApiResult<(StatusCode, Json<Shadow>)> {
     validate::label("model_id", &body.model_id)?;
     validate::label("primary_version", &body.primary_version)?;
     validate::label("shadow_version", &body.shadow_version)?;
     validate::closed_interval("sample", body.sample, 0.0, 1.0)?;
     let mut tx = WriteTx::begin(&state.store).await?;
-    let primary_cluster = models::cluster_of(tx.conn(), &tenant, &body.model_id, &body.primary_version, "primary_version")?;
-    let shadow_cluster = models::cluster_of(tx.conn(), &tenant, &body.model_id, &body.shadow_version, "shadow_version")?;
+    let primary_cluster = models::cluster_of(
+        tx.conn(),
+        &tenant,
+        &body.model_id,
+        &body.primary_version,
+        "primary_version",
+    )?;
+    let shadow_cluster = models::cluster_of(
+        tx.conn(),
+        &tenant,
+        &body.model_id,
+        &body.shadow_version,
+        "shadow_version",
+    )?;
     if let Some(existing) = snapshot(tx.conn(), &tenant, &body.model_id)?.active_shadow() {
         return Err(ApiError::Conflict(format!(
             "service `{}` already has shadow `{}`; DELETE it first",
@@ -35,7 +51,9 @@ pub async fn start(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJso
     let shadow = Shadow {
         shadow_id: new_id("shadow"),
         tenant_id: tenant.clone(),
-        authority: body.authority.unwrap_or_else(|| format!("{}-shadow", body.model_id)),
+        authority: body
+            .authority
+            .unwrap_or_else(|| format!("{}-shadow", body.model_id)),
         model_id: body.model_id,
         primary_version: body.primary_version,
         shadow_version: body.shadow_version,
@@ -58,7 +76,11 @@ pub async fn start(State(state): State<AppState>, Tenant(tenant): Tenant, ApiJso
 /// Get a shadow deployment.
 #[utoipa::path(get, path = "/api/v1/shadow/{id}", tag = "shadow", params(("id" = String, Path)),
     responses((status = 200, body = Shadow), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Json<Shadow>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Shadow>> {
     let conn = state.store.lock().await;
     Ok(Json(deployments::shadow(&conn, &tenant, &id)?))
 }
@@ -66,7 +88,11 @@ pub async fn get(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id)
 /// Stop a shadow deployment (kept, inactive).
 #[utoipa::path(delete, path = "/api/v1/shadow/{id}", tag = "shadow", params(("id" = String, Path)),
     responses((status = 200, body = Shadow), (status = 404, body = Problem)))]
-pub async fn stop(State(state): State<AppState>, Tenant(tenant): Tenant, Path(id): Path<String>) -> ApiResult<Json<Shadow>> {
+pub async fn stop(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Shadow>> {
     let mut tx = WriteTx::begin(&state.store).await?;
     let mut shadow = deployments::shadow(tx.conn(), &tenant, &id)?;
     if !shadow.active {

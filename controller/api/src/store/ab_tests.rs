@@ -9,7 +9,9 @@ fn encode(test: &AbTest) -> ApiResult<String> {
 }
 
 fn decode(doc: &str) -> rusqlite::Result<AbTest> {
-    serde_json::from_str(doc).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(doc).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// Stores a new test; returns its row number (the key of its events).
@@ -32,10 +34,18 @@ pub fn replace(conn: &Connection, test: &AbTest, expected_version: i64) -> ApiRe
 }
 
 /// A test of this tenant with its row number; `None` for unknown or foreign ids.
-pub fn get(conn: &Connection, tenant: &str, experiment_id: &str) -> ApiResult<Option<(i64, AbTest)>> {
-    let mut stmt = conn.prepare_cached("SELECT seq, doc FROM ab_tests WHERE tenant_id = ?1 AND experiment_id = ?2")?;
+pub fn get(
+    conn: &Connection,
+    tenant: &str,
+    experiment_id: &str,
+) -> ApiResult<Option<(i64, AbTest)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, doc FROM ab_tests WHERE tenant_id = ?1 AND experiment_id = ?2",
+    )?;
     Ok(stmt
-        .query_row(params![tenant, experiment_id], |row| Ok((row.get(0)?, decode(&row.get::<_, String>(1)?)?)))
+        .query_row(params![tenant, experiment_id], |row| {
+            Ok((row.get(0)?, decode(&row.get::<_, String>(1)?)?))
+        })
         .optional()?)
 }
 
@@ -45,29 +55,55 @@ pub fn require(conn: &Connection, tenant: &str, experiment_id: &str) -> ApiResul
 }
 
 /// A page of this tenant's tests (oldest first) and the total.
-pub fn list(conn: &Connection, tenant: &str, limit: i64, offset: i64) -> ApiResult<(Vec<AbTest>, i64)> {
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM ab_tests WHERE tenant_id = ?1", params![tenant], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached("SELECT doc FROM ab_tests WHERE tenant_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3")?;
-    let rows = stmt.query_map(params![tenant, limit, offset], |row| decode(&row.get::<_, String>(0)?))?;
+pub fn list(
+    conn: &Connection,
+    tenant: &str,
+    limit: i64,
+    offset: i64,
+) -> ApiResult<(Vec<AbTest>, i64)> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM ab_tests WHERE tenant_id = ?1",
+        params![tenant],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc FROM ab_tests WHERE tenant_id = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(params![tenant, limit, offset], |row| {
+        decode(&row.get::<_, String>(0)?)
+    })?;
     Ok((rows.collect::<Result<_, _>>()?, total))
 }
 
 /// Every test of a tenant's service (for recomputing its filter config), oldest first.
 pub fn by_service(conn: &Connection, tenant: &str, service: &str) -> ApiResult<Vec<AbTest>> {
-    let mut stmt = conn.prepare_cached("SELECT doc FROM ab_tests WHERE tenant_id = ?1 AND service = ?2 ORDER BY seq")?;
-    let rows = stmt.query_map(params![tenant, service], |row| decode(&row.get::<_, String>(0)?))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT doc FROM ab_tests WHERE tenant_id = ?1 AND service = ?2 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![tenant, service], |row| {
+        decode(&row.get::<_, String>(0)?)
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Every active test of every tenant, with row numbers (for the monitor).
 pub fn all_active(conn: &Connection) -> ApiResult<Vec<(i64, AbTest)>> {
-    let mut stmt = conn.prepare_cached("SELECT seq, doc FROM ab_tests WHERE status = 'active' ORDER BY seq")?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, decode(&row.get::<_, String>(1)?)?)))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, doc FROM ab_tests WHERE status = 'active' ORDER BY seq")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get(0)?, decode(&row.get::<_, String>(1)?)?))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Records an alert (auto-rollback) for the operator.
-pub fn insert_alert(conn: &Connection, tenant: &str, experiment_id: &str, at_ms: i64, message: &str) -> ApiResult<()> {
+pub fn insert_alert(
+    conn: &Connection,
+    tenant: &str,
+    experiment_id: &str,
+    at_ms: i64,
+    message: &str,
+) -> ApiResult<()> {
     conn.execute(
         "INSERT INTO alerts (tenant_id, experiment_id, at_ms, message) VALUES (?1, ?2, ?3, ?4)",
         params![tenant, experiment_id, at_ms, message],

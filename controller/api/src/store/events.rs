@@ -48,14 +48,28 @@ impl RunningStats {
 }
 
 /// Stores a batch and folds it into the running statistics (call inside a transaction).
-pub fn insert_batch(conn: &Connection, experiment_seq: i64, events: &[ValidEvent]) -> ApiResult<()> {
+pub fn insert_batch(
+    conn: &Connection,
+    experiment_seq: i64,
+    events: &[ValidEvent],
+) -> ApiResult<()> {
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (experiment_seq, variant, metric, value, unit, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut batch: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for event in events {
-        insert.execute(params![experiment_seq, event.variant, event.metric, event.value, event.unit, event.ts_ms])?;
-        batch.entry((event.variant, event.metric.as_str())).or_default().push(event.value);
+        insert.execute(params![
+            experiment_seq,
+            event.variant,
+            event.metric,
+            event.value,
+            event.unit,
+            event.ts_ms
+        ])?;
+        batch
+            .entry((event.variant, event.metric.as_str()))
+            .or_default()
+            .push(event.value);
     }
     for ((variant, metric), values) in batch {
         let mut stats = load(conn, experiment_seq, variant, metric)?.unwrap_or_default();
@@ -65,24 +79,41 @@ pub fn insert_batch(conn: &Connection, experiment_seq: i64, events: &[ValidEvent
     Ok(())
 }
 
-fn load(conn: &Connection, seq: i64, variant: &str, metric: &str) -> ApiResult<Option<RunningStats>> {
+fn load(
+    conn: &Connection,
+    seq: i64,
+    variant: &str,
+    metric: &str,
+) -> ApiResult<Option<RunningStats>> {
     let mut stmt = conn.prepare_cached(
         "SELECT count, sum, sum_squares, mean, m2, non_binary FROM event_stats
          WHERE experiment_seq = ?1 AND variant = ?2 AND metric = ?3",
     )?;
-    Ok(stmt.query_row(params![seq, variant, metric], row_to_stats).optional()?)
+    Ok(stmt
+        .query_row(params![seq, variant, metric], row_to_stats)
+        .optional()?)
 }
 
 fn row_to_stats(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunningStats> {
     Ok(RunningStats {
-        summary: MeanSummary { count: row.get::<_, i64>(0)?.max(0) as u64, mean: row.get(3)?, m2: row.get(4)? },
+        summary: MeanSummary {
+            count: row.get::<_, i64>(0)?.max(0) as u64,
+            mean: row.get(3)?,
+            m2: row.get(4)?,
+        },
         sum: row.get(1)?,
         sum_squares: row.get(2)?,
         non_binary: row.get::<_, i64>(5)?.max(0) as u64,
     })
 }
 
-fn save(conn: &Connection, seq: i64, variant: &str, metric: &str, stats: &RunningStats) -> ApiResult<()> {
+fn save(
+    conn: &Connection,
+    seq: i64,
+    variant: &str,
+    metric: &str,
+    stats: &RunningStats,
+) -> ApiResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO event_stats (experiment_seq, variant, metric, count, sum, sum_squares, mean, m2, non_binary)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -105,40 +136,68 @@ fn save(conn: &Connection, seq: i64, variant: &str, metric: &str, stats: &Runnin
 }
 
 /// Running statistics of one variant and metric (empty when no event yet).
-pub fn running(conn: &Connection, experiment_seq: i64, variant: &str, metric: &str) -> ApiResult<RunningStats> {
+pub fn running(
+    conn: &Connection,
+    experiment_seq: i64,
+    variant: &str,
+    metric: &str,
+) -> ApiResult<RunningStats> {
     Ok(load(conn, experiment_seq, variant, metric)?.unwrap_or_default())
 }
 
 /// Metrics with at least one event, and their counts per variant.
-pub fn metric_counts(conn: &Connection, experiment_seq: i64) -> ApiResult<Vec<(String, String, u64)>> {
+pub fn metric_counts(
+    conn: &Connection,
+    experiment_seq: i64,
+) -> ApiResult<Vec<(String, String, u64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT metric, variant, count FROM event_stats WHERE experiment_seq = ?1 ORDER BY metric, variant")?;
-    let rows = stmt.query_map(params![experiment_seq], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64)))?;
+    let rows = stmt.query_map(params![experiment_seq], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Raw values of one variant and metric (rank tests).
-pub fn values(conn: &Connection, experiment_seq: i64, variant: &str, metric: &str) -> ApiResult<Vec<f64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT value FROM events WHERE experiment_seq = ?1 AND metric = ?2 AND variant = ?3")?;
+pub fn values(
+    conn: &Connection,
+    experiment_seq: i64,
+    variant: &str,
+    metric: &str,
+) -> ApiResult<Vec<f64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT value FROM events WHERE experiment_seq = ?1 AND metric = ?2 AND variant = ?3",
+    )?;
     let rows = stmt.query_map(params![experiment_seq, metric, variant], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// (count, Σvalue) of a metric per variant for events at or after `since_ms`.
-pub fn window(conn: &Connection, experiment_seq: i64, metric: &str, since_ms: i64) -> ApiResult<BTreeMap<String, (u64, f64)>> {
+pub fn window(
+    conn: &Connection,
+    experiment_seq: i64,
+    metric: &str,
+    since_ms: i64,
+) -> ApiResult<BTreeMap<String, (u64, f64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT variant, COUNT(*), TOTAL(value) FROM events
          WHERE experiment_seq = ?1 AND metric = ?2 AND ts_ms >= ?3 GROUP BY variant",
     )?;
     let rows = stmt.query_map(params![experiment_seq, metric, since_ms], |r| {
-        Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, f64>(2)?)))
+        Ok((
+            r.get::<_, String>(0)?,
+            (r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, f64>(2)?),
+        ))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Number of stored events of an experiment.
 pub fn count(conn: &Connection, experiment_seq: i64) -> ApiResult<u64> {
-    let n: i64 = conn.query_row("SELECT COUNT(*) FROM events WHERE experiment_seq = ?1", params![experiment_seq], |r| r.get(0))?;
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM events WHERE experiment_seq = ?1",
+        params![experiment_seq],
+        |r| r.get(0),
+    )?;
     Ok(n.max(0) as u64)
 }

@@ -26,18 +26,23 @@ impl Store {
     /// Opens (creating if needed) the database at `path`, in WAL mode, and applies migrations.
     pub fn open(path: &Path) -> ApiResult<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| ApiError::Store(format!("cannot create directory {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ApiError::Store(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
         }
-        let mut conn = Connection::open(path)
-            .map_err(|e| ApiError::Store(format!("cannot open database {}: {e}", path.display())))?;
+        let mut conn = Connection::open(path).map_err(|e| {
+            ApiError::Store(format!("cannot open database {}: {e}", path.display()))
+        })?;
         // WAL + synchronous=NORMAL: a committed transaction survives a crash of the process
         // (SIGKILL); FULL would also survive power loss at the price of an fsync per commit.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
         )?;
         migrations::apply(&mut conn)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
     }
 
     /// The writer connection. Hold it only for short synchronous work (and a sink push).
@@ -47,7 +52,10 @@ impl Store {
 
     /// A new read-only connection, for scans run on a blocking thread.
     pub fn reader(&self) -> ApiResult<Connection> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
         Ok(conn)
     }

@@ -6,12 +6,29 @@ use crate::types::registry::{ModelSummary, ModelVersion, ModelVersionCreate};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// Registers a version; 409 when it exists.
-pub fn insert(conn: &Connection, tenant: &str, model_id: &str, body: &ModelVersionCreate, now_ms: i64) -> ApiResult<ModelVersion> {
-    let metadata = body.metadata.clone().unwrap_or_else(|| serde_json::json!({}));
+pub fn insert(
+    conn: &Connection,
+    tenant: &str,
+    model_id: &str,
+    body: &ModelVersionCreate,
+    now_ms: i64,
+) -> ApiResult<ModelVersion> {
+    let metadata = body
+        .metadata
+        .clone()
+        .unwrap_or_else(|| serde_json::json!({}));
     let inserted = conn.execute(
         "INSERT INTO models (tenant_id, model_id, version, cluster, image, metadata, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (tenant_id, model_id, version) DO NOTHING",
-        params![tenant, model_id, body.version, body.cluster, body.image, metadata.to_string(), now_ms],
+        params![
+            tenant,
+            model_id,
+            body.version,
+            body.cluster,
+            body.image,
+            metadata.to_string(),
+            now_ms
+        ],
     )?;
     if inserted == 0 {
         return Err(ApiError::Conflict(format!(
@@ -42,7 +59,11 @@ fn row_to_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
 }
 
 /// Versions of a model, newest first (registration order breaks ties).
-pub fn list_versions(conn: &Connection, tenant: &str, model_id: &str) -> ApiResult<Vec<ModelVersion>> {
+pub fn list_versions(
+    conn: &Connection,
+    tenant: &str,
+    model_id: &str,
+) -> ApiResult<Vec<ModelVersion>> {
     let mut stmt = conn.prepare_cached(
         "SELECT model_id, version, cluster, image, metadata, created_ms FROM models
          WHERE tenant_id = ?1 AND model_id = ?2 ORDER BY created_ms DESC, seq DESC",
@@ -52,16 +73,29 @@ pub fn list_versions(conn: &Connection, tenant: &str, model_id: &str) -> ApiResu
 }
 
 /// One version, if registered.
-pub fn get(conn: &Connection, tenant: &str, model_id: &str, version: &str) -> ApiResult<Option<ModelVersion>> {
+pub fn get(
+    conn: &Connection,
+    tenant: &str,
+    model_id: &str,
+    version: &str,
+) -> ApiResult<Option<ModelVersion>> {
     let mut stmt = conn.prepare_cached(
         "SELECT model_id, version, cluster, image, metadata, created_ms FROM models
          WHERE tenant_id = ?1 AND model_id = ?2 AND version = ?3",
     )?;
-    Ok(stmt.query_row(params![tenant, model_id, version], row_to_version).optional()?)
+    Ok(stmt
+        .query_row(params![tenant, model_id, version], row_to_version)
+        .optional()?)
 }
 
 /// The cluster of a registered version; 422 naming `field` when it is not registered.
-pub fn cluster_of(conn: &Connection, tenant: &str, model_id: &str, version: &str, field: &str) -> ApiResult<String> {
+pub fn cluster_of(
+    conn: &Connection,
+    tenant: &str,
+    model_id: &str,
+    version: &str,
+    field: &str,
+) -> ApiResult<String> {
     match get(conn, tenant, model_id, version)? {
         Some(found) => Ok(found.cluster),
         None => Err(ApiError::invalid(

@@ -213,8 +213,17 @@ impl Tunables<'_> {
         validate::open_interval("confidence_level", self.confidence_level, 0.5, 1.0)?;
         validate::at_least("max_duration_hours", u64::from(self.max_duration_hours), 1)?;
         validate::at_least("min_sample_size", self.min_sample_size, 1)?;
-        validate::closed_interval("auto_rollback_threshold", self.auto_rollback_threshold, 0.0, 1.0)?;
-        validate::at_least("rollback_window_minutes", u64::from(self.rollback_window_minutes), 1)?;
+        validate::closed_interval(
+            "auto_rollback_threshold",
+            self.auto_rollback_threshold,
+            0.0,
+            1.0,
+        )?;
+        validate::at_least(
+            "rollback_window_minutes",
+            u64::from(self.rollback_window_minutes),
+            1,
+        )?;
         Ok(())
     }
 }

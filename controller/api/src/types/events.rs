@@ -57,10 +57,19 @@ pub struct ValidEvent {
 /// Checks a batch; errors name the element and field (`[3].value`).
 pub fn validate_batch(events: Vec<EventIn>, now_ms: i64) -> ApiResult<Vec<ValidEvent>> {
     if events.is_empty() {
-        return Err(ApiError::invalid(".", "the batch is empty; send an array of 1 to 10000 events"));
+        return Err(ApiError::invalid(
+            ".",
+            "the batch is empty; send an array of 1 to 10000 events",
+        ));
     }
     if events.len() > MAX_BATCH {
-        return Err(ApiError::invalid(".", format!("{} events in one batch; send at most {MAX_BATCH}", events.len())));
+        return Err(ApiError::invalid(
+            ".",
+            format!(
+                "{} events in one batch; send at most {MAX_BATCH}",
+                events.len()
+            ),
+        ));
     }
     events
         .into_iter()
@@ -70,27 +79,50 @@ pub fn validate_batch(events: Vec<EventIn>, now_ms: i64) -> ApiResult<Vec<ValidE
                 "control" => "control",
                 "treatment" => "treatment",
                 other => {
-                    return Err(ApiError::invalid(format!("[{i}].variant"), format!("{other:?} must be \"control\" or \"treatment\"")))
+                    return Err(ApiError::invalid(
+                        format!("[{i}].variant"),
+                        format!("{other:?} must be \"control\" or \"treatment\""),
+                    ))
                 }
             };
             if event.unit.is_empty() || event.unit.len() > 256 {
-                return Err(ApiError::invalid(format!("[{i}].unit"), "must be 1 to 256 bytes"));
+                return Err(ApiError::invalid(
+                    format!("[{i}].unit"),
+                    "must be 1 to 256 bytes",
+                ));
             }
             validate::label(&format!("[{i}].metric"), &event.metric)?;
             if !event.value.is_finite() {
-                return Err(ApiError::invalid(format!("[{i}].value"), "must be a finite number"));
+                return Err(ApiError::invalid(
+                    format!("[{i}].value"),
+                    "must be a finite number",
+                ));
             }
             let ts_ms = match &event.ts {
                 None => now_ms,
-                Some(Timestamp::Seconds(s)) if s.is_finite() && *s >= 0.0 && *s < 1.0e11 => (s * 1000.0).round() as i64,
+                Some(Timestamp::Seconds(s)) if s.is_finite() && *s >= 0.0 && *s < 1.0e11 => {
+                    (s * 1000.0).round() as i64
+                }
                 Some(Timestamp::Text(t)) => crate::time::parse_rfc3339(t).ok_or_else(|| {
-                    ApiError::invalid(format!("[{i}].ts"), format!("{t:?} is not RFC 3339 (2026-11-23T13:44:50Z)"))
+                    ApiError::invalid(
+                        format!("[{i}].ts"),
+                        format!("{t:?} is not RFC 3339 (2026-11-23T13:44:50Z)"),
+                    )
                 })?,
                 Some(Timestamp::Seconds(s)) => {
-                    return Err(ApiError::invalid(format!("[{i}].ts"), format!("{s} is not a plausible unix time in seconds")))
+                    return Err(ApiError::invalid(
+                        format!("[{i}].ts"),
+                        format!("{s} is not a plausible unix time in seconds"),
+                    ))
                 }
             };
-            Ok(ValidEvent { unit: event.unit, variant, metric: event.metric, value: event.value, ts_ms })
+            Ok(ValidEvent {
+                unit: event.unit,
+                variant,
+                metric: event.metric,
+                value: event.value,
+                ts_ms,
+            })
         })
         .collect()
 }

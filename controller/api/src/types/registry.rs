@@ -27,8 +27,14 @@ impl ModelVersionCreate {
     pub fn validate(&self, model_id: &str) -> ApiResult<()> {
         validate::label("model_id", model_id)?;
         validate::label("version", &self.version)?;
-        if self.cluster.is_empty() || self.cluster.len() > 512 || self.cluster.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(ApiError::invalid("cluster", "must be 1 to 512 characters without whitespace or control characters"));
+        if self.cluster.is_empty()
+            || self.cluster.len() > 512
+            || self.cluster.bytes().any(|b| b <= b' ' || b == 0x7f)
+        {
+            return Err(ApiError::invalid(
+                "cluster",
+                "must be 1 to 512 characters without whitespace or control characters",
+            ));
         }
         if let Some(image) = &self.image {
             validate::text("image", image, 512)?;
@@ -38,7 +44,10 @@ impl ModelVersionCreate {
                 return Err(ApiError::invalid("metadata", "must be a JSON object"));
             }
             if metadata.to_string().len() > 16 * 1024 {
-                return Err(ApiError::invalid("metadata", "must be at most 16 KiB of JSON"));
+                return Err(ApiError::invalid(
+                    "metadata",
+                    "must be at most 16 KiB of JSON",
+                ));
             }
         }
         Ok(())

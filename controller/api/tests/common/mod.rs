@@ -26,10 +26,18 @@ pub struct Answer {
 
 impl Answer {
     pub fn etag(&self) -> String {
-        self.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
     }
     pub fn content_type(&self) -> String {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -59,32 +67,54 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let bytes = body.map(|b| b.to_string().into_bytes());
         self.send_raw(method, path, token, bytes, &[]).await
     }
 
     /// Sends raw bytes (declared as JSON unless a content-type is in `extra`).
-    pub async fn send_raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<Vec<u8>>, extra: &[(&str, &str)]) -> Answer {
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let has_type = extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let has_type = extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if body.is_some() && !has_type {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
         for (k, v) in extra {
             builder = builder.header(*k, *v);
         }
-        let request = builder.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let request = builder
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
         let response = self.router().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body, text }
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -98,7 +128,11 @@ impl TestApp {
     /// Registers `model`/`version` at cluster `cluster-<model>-<version>`.
     pub async fn register(&self, token: &str, model: &str, version: &str) -> Answer {
         let answer = self
-            .post(&format!("/api/v1/models/{model}/versions"), token, json!({"version": version, "cluster": format!("cluster-{model}-{version}")}))
+            .post(
+                &format!("/api/v1/models/{model}/versions"),
+                token,
+                json!({"version": version, "cluster": format!("cluster-{model}-{version}")}),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer
@@ -129,11 +163,20 @@ impl TestApp {
             .enumerate()
             .map(|(i, (variant, metric, value))| json!({"unit": format!("u{i}"), "variant": variant, "metric": metric, "value": value}))
             .collect();
-        self.post(&format!("/api/v1/ab-tests/{id}/events"), token, Value::Array(batch)).await
+        self.post(
+            &format!("/api/v1/ab-tests/{id}/events"),
+            token,
+            Value::Array(batch),
+        )
+        .await
     }
 }
 
 /// Treatment weight of the only experiment in a pushed config.
 pub fn pushed_weights(config: &rollgate_filter::config::FilterConfig) -> Vec<(String, u32)> {
-    config.experiments[0].variants.iter().map(|v| (v.name.clone(), v.weight)).collect()
+    config.experiments[0]
+        .variants
+        .iter()
+        .map(|v| (v.name.clone(), v.weight))
+        .collect()
 }
