@@ -16,6 +16,7 @@ pub mod process;
 pub mod prometheus;
 pub mod scenario;
 pub mod stack;
+pub mod timeline;
 
 use std::time::Duration;
 

@@ -1,0 +1,50 @@
+//! Slow canary (300 ms answers) → rolled back by the p99 latency gate.
+
+use rollgate_e2e::controller::{exit, Controller, GateSpec};
+use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
+use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::E2eError;
+use std::time::Duration;
+
+#[test]
+fn slow_canary_is_rolled_back_by_the_latency_gate() -> Result<(), E2eError> {
+    let Some(prometheus) = prometheus_or_skip("slow_canary") else {
+        return Ok(());
+    };
+    let bins = Binaries::locate(
+        env!("CARGO_BIN_EXE_model-server"),
+        env!("CARGO_BIN_EXE_loadgen"),
+    )?;
+    let canary = ModelBehaviour {
+        latency_ms: 300,
+        ..ModelBehaviour::healthy("v2")
+    };
+    let scenario = CanaryScenario::start(&bins, &prometheus, canary, 150.0)?;
+    let spec = scenario.write_spec(
+        &[(10.0, "30s"), (100.0, "")],
+        &[
+            GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"),
+            GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"),
+        ],
+    )?;
+    let mut controller = Controller::start(&bins, &spec)?;
+    let (code, result) = controller.wait_result(Duration::from_secs(40))?;
+    assert_eq!(
+        code,
+        exit::ROLLED_BACK,
+        "result {result}\n{}",
+        scenario.diagnostics()
+    );
+    assert_eq!(result["reason"]["gate"], "p99", "{result}");
+    assert!(
+        result["reason"]["value"].as_f64().is_some_and(|v| v >= 250.0),
+        "the measured p99 is over the threshold: {result}"
+    );
+    scenario.watcher.wait_for(
+        "canary back at 0 in the filter",
+        Duration::from_secs(5),
+        |w| w.canary_bp == 0 && w.at > scenario.watcher.changes()[0].at,
+    )?;
+    assert_eq!(scenario.watcher.max_weight(), Some(1000));
+    Ok(())
+}
