@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# Rollgate demo (`make demo`): a real canary rollout on loopback, compressed to seconds per step.
+#
+#   model servers: stable v1, canary v2 (starts failing 8 % once it gets 10 % of traffic),
+#                  shadow v3 (agrees with v1 on 97 % of predictions)
+#   dev proxy:     rollgate-harness serve with the real rollgate_filter.wasm, config from the
+#                  ECDS file the controller writes
+#   load:          loadgen, 10,000 distinct users
+#   metrics:       a real Prometheus scraping the dev proxy's /stats/prometheus every second
+#   controller:    rollgate run (six compressed steps, default-style gates) → rollback;
+#                  then v2 fixed → promoted to 100 %; A/B summary with rollgate analyze;
+#                  report at target/demo/report.html.
+# Every process it starts listens on 127.0.0.1 only and is stopped on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="$ROOT/target/demo"
+BIN="$ROOT/target/debug"
+WASM="$ROOT/target/wasm32-wasip1/release/rollgate_filter.wasm"
+RPS="${DEMO_RPS:-250}"
+USERS=10000
+mkdir -p "$OUT"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/rollgate-demo.XXXXXX")"
+
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf '\033[31mdemo: %s\033[0m\n' "$*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+# wait_addr FILE PREFIX: the address after PREFIX on a line of FILE (a server's stdout).
+wait_addr() {
+  local file=$1 prefix=$2 i
+  for i in $(seq 1 300); do
+    if grep -q "^$prefix" "$file" 2>/dev/null; then
+      grep -m1 "^$prefix" "$file" | awk '{print $NF}'
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "no '$prefix' line in $file after 30 s: $(tail -n 5 "$file.err" 2>/dev/null)"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ---------------------------------------------------------------------------------------------
+say "Building (rollgate, rollgate-harness, demo helpers)"
+[ -f "$WASM" ] || make -s wasm
+cargo build -q -p rollgate -p rollgate-harness -p rollgate-e2e --bins
+for b in rollgate rollgate-harness model-server loadgen demo-tools; do
+  [ -x "$BIN/$b" ] || die "missing $BIN/$b"
+done
+
+PROMETHEUS="$(command -v prometheus || true)"
+if [ -z "$PROMETHEUS" ]; then
+  cat >&2 <<'EOF'
+
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  !! No Prometheus on this machine, and `make prometheus` could not install Debian's package.
+  !! The controller's gates are PromQL queries: without a Prometheus there is no metric source
+  !! to gate on, so the demo stops here. Install it with: sudo apt-get install -y prometheus
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+EOF
+  exit 1
+fi
+PROM_VERSION="$("$PROMETHEUS" --version 2>&1 | head -n1 | awk '{print $3}')"
+
+# ---------------------------------------------------------------------------------------------
+say "Starting model servers: stable v1, canary v2, shadow v3 (97 % agreement)"
+start_model() { # NAME ARGS...
+  local name=$1; shift
+  "$BIN/model-server" --listen 127.0.0.1:0 --name "$name" "$@" >"$WORK/$name.out" 2>"$WORK/$name.out.err" &
+  PIDS+=($!)
+}
+start_model v1
+start_model v2
+start_model v3 --agree-rate 0.97
+V1="$(wait_addr "$WORK/v1.out" "listening on")"
+V2="$(wait_addr "$WORK/v2.out" "listening on")"
+V3="$(wait_addr "$WORK/v3.out" "listening on")"
+echo "stable v1 on $V1, canary v2 on $V2, shadow v3 on $V3"
+
+STABLE_CLUSTER="outbound|80|stable|fraud-detector.ml.svc.cluster.local"
+CANARY_CLUSTER="outbound|80|canary|fraud-detector.ml.svc.cluster.local"
+SHADOW_CLUSTER="outbound|80|shadow|fraud-detector.ml.svc.cluster.local"
+cat >"$WORK/filter-config.json" <<EOF
+{
+  "version": 1,
+  "unit": { "header": "x-user-id", "missing_unit": "stable" },
+  "route_header": "x-rollgate-cluster",
+  "variant_header": "x-rollgate-variant",
+  "experiments": [{
+    "id": "fraud-v2",
+    "kind": "canary",
+    "salt": "fraud-v2",
+    "match": { "path_prefix": "/predict" },
+    "variants": [
+      { "name": "stable", "cluster": "$STABLE_CLUSTER", "weight": 10000 },
+      { "name": "canary", "cluster": "$CANARY_CLUSTER", "weight": 0 }
+    ],
+    "shadow": { "cluster": "$SHADOW_CLUSTER", "authority": "fraud-detector-shadow",
+                "sample": 2000, "timeout_ms": 1000, "max_body_bytes": 65536,
+                "compare": { "json_pointer": "/prediction", "tolerance": 0.0 } }
+  }]
+}
+EOF
+cat >"$WORK/clusters.yaml" <<EOF
+default_cluster: "$STABLE_CLUSTER"
+clusters:
+  - { name: "$STABLE_CLUSTER", endpoints: ["$V1"] }
+  - { name: "$CANARY_CLUSTER", endpoints: ["$V2"] }
+  - { name: "$SHADOW_CLUSTER", endpoints: ["$V3"] }
+EOF
+# The dev proxy starts on the plain config; the controller then replaces the file with ECDS.
+cp "$WORK/filter-config.json" "$WORK/ecds.yaml"
+
+say "Starting the dev proxy with the real filter ($(stat -c %s "$WASM") bytes of .wasm)"
+RUST_LOG=warn "$BIN/rollgate-harness" serve --wasm "$WASM" --config "$WORK/ecds.yaml" \
+  --clusters "$WORK/clusters.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2 \
+  --reload-interval-ms 50 >"$WORK/proxy.out" 2>"$WORK/proxy.out.err" &
+PIDS+=($!)
+PROXY="$(wait_addr "$WORK/proxy.out" "listening on")"
+ADMIN="$(wait_addr "$WORK/proxy.out" "admin on")"
+echo "dev proxy on $PROXY, admin (stats, config_dump) on $ADMIN"
+
+say "Starting Prometheus $PROM_VERSION (scrape every 1 s)"
+PROM_PORT="$(free_port)"
+PROM="127.0.0.1:$PROM_PORT"
+cat >"$WORK/prometheus.yml" <<EOF
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: rollgate-dev-proxy
+    scrape_interval: 1s
+    scrape_timeout: 900ms
+    metrics_path: /stats/prometheus
+    static_configs: [{ targets: ["$ADMIN"] }]
+EOF
+"$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom-data" \
+  --web.listen-address="$PROM" --storage.tsdb.retention.time=1h --log.level=warn \
+  >"$WORK/prom.out" 2>"$WORK/prom.out.err" &
+PIDS+=($!)
+for i in $(seq 1 300); do
+  curl -fs "http://$PROM/-/ready" >/dev/null 2>&1 && break
+  [ "$i" = 300 ] && die "Prometheus not ready after 30 s: $(tail -n 5 "$WORK/prom.out.err")"
+  sleep 0.1
+done
+METRIC_SOURCE="Prometheus $PROM_VERSION at $PROM, scraping the dev proxy's /stats/prometheus every 1 s"
+echo "metric source: $METRIC_SOURCE"
+
+say "Starting load: $USERS users, $RPS requests/s"
+START_MS="$(now_ms)"
+"$BIN/loadgen" --target "$PROXY" --users "$USERS" --rps "$RPS" --duration 10m --seed 42 \
+  --header x-user-id --quiet --summary-file "$WORK/load.json" >"$WORK/load.out" 2>"$WORK/load.out.err" &
+LOADGEN_PID=$!
+PIDS+=($LOADGEN_PID)
+for i in $(seq 1 200); do
+  v="$(curl -fs "http://$PROM/api/v1/query" --data-urlencode \
+      'query=sum(rollgate_requests_total{experiment="fraud-v2"})' | jq -r '.data.result[0].value[1] // "0"')"
+  [ "${v%.*}" -gt 0 ] 2>/dev/null && break
+  [ "$i" = 200 ] && die "no traffic in Prometheus after 20 s: $(tail -n 5 "$WORK/proxy.out.err")"
+  sleep 0.1
+done
+echo "traffic is flowing and scraped"
+
+# write_rollout NAME STATE_FILE: a Rollout spec with seed 001's six stages compressed to seconds.
+write_rollout() {
+  cat >"$WORK/$1.yaml" <<EOF
+apiVersion: rollgate.dev/v1
+kind: Rollout
+metadata: { name: $1, namespace: ml }
+spec:
+  experiment: fraud-v2
+  stable: stable
+  canary: canary
+  base_config: $WORK/filter-config.json
+  sink:
+    ecds_file: { path: $WORK/ecds.yaml, name: rollgate }
+  prometheus: { url: "http://$PROM", timeout: 2s }
+  state_file: $WORK/$2
+  steps:                      # seed 001's stages, minutes and hours compressed to seconds
+    - { weight: 1, pause: 4s }
+    - { weight: 5, pause: 4s }
+    - { weight: 10, pause: 8s }
+    - { weight: 25, pause: 4s }
+    - { weight: 50, pause: 4s }
+    - { weight: 100 }
+  gates:
+    - { name: error-rate, template: error_rate, condition: "< 0.01", interval: 4s, failure_limit: 2, no_data: inconclusive }
+    - { name: p99, template: p99_latency_ms, condition: "< 250", interval: 4s }
+    - { name: vs-stable, compare: error_rate, condition: "< 0.05", interval: 4s }
+EOF
+}
+
+# run_rollout NAME [watch args...]: runs the controller with the live table; sets RC.
+run_rollout() {
+  local name=$1; shift
+  "$BIN/rollgate" run "$WORK/$name.yaml" --output json --tick 100ms >"$WORK/$name.jsonl" 2>"$WORK/$name.err" &
+  local ctl=$!
+  PIDS+=($ctl)
+  "$BIN/demo-tools" watch --events "$WORK/$name.jsonl" --prometheus "$PROM" --proxy-admin "$ADMIN" \
+    --steps 6 --out "$WORK/$name.watch.json" "$@" || { tail -n 20 "$WORK/$name.err"; die "watch failed"; }
+  RC=0
+  wait "$ctl" || RC=$?
+}
+
+# ---------------------------------------------------------------------------------------------
+say "Rollout 1: canary v2 (it starts failing 8 % of its requests once it serves 10 %)"
+write_rollout fraud-detector-v2 state-1.json
+run_rollout fraud-detector-v2 --inject-at-bp 1000 --inject-admin "$V2" --inject-error-rate 0.08
+[ "$RC" = 3 ] || die "rollout 1 ended with exit code $RC, expected 3 (rolled back): $(tail -n 5 "$WORK/fraud-detector-v2.err")"
+ROLLBACK_S="$(jq -r '.breach_to_rollback_s // "n/a"' "$WORK/fraud-detector-v2.watch.json")"
+ROLLBACK_REASON="$(jq -r '.reason | if .kind == "gate" then "gate \(.gate): \(.value) breaks \(.condition) (\(.failures) checks in a row)" else tostring end' "$WORK/fraud-detector-v2.watch.json")"
+echo "rolled back: $ROLLBACK_REASON; breach → weight 0 in the filter: ${ROLLBACK_S} s"
+
+say "Rollout 2: v2 fixed (errors off), same steps and gates"
+curl -fs -X POST "http://$V2/admin/error-rate" -d 0 >/dev/null
+write_rollout fraud-detector-v2-fixed state-2.json
+run_rollout fraud-detector-v2-fixed
+[ "$RC" = 0 ] || die "rollout 2 ended with exit code $RC, expected 0 (promoted): $(tail -n 5 "$WORK/fraud-detector-v2-fixed.err")"
+FINAL_WEIGHT="$(curl -fs "http://$ADMIN/config_dump" | jq '.config.experiments[0].variants[] | select(.name=="canary") | .weight')"
+echo "promoted: canary weight in the filter is $FINAL_WEIGHT / 10000"
+
+# ---------------------------------------------------------------------------------------------
+say "Stopping load"
+kill -TERM "$LOADGEN_PID" 2>/dev/null || true
+wait "$LOADGEN_PID" 2>/dev/null || true
+END_MS="$(now_ms)"
+LOAD="$WORK/load.json"
+jq -c '{sent, completed, transport_errors, by_status}' "$LOAD"
+
+say "A/B summary (rollgate analyze, two-proportion z-test on success = 2xx over the whole run)"
+jq '{test: "two_proportion_z",
+     control:   {successes: .by_variant.stable.ok, total: .by_variant.stable.total},
+     treatment: {successes: .by_variant.canary.ok, total: .by_variant.canary.total}}' "$LOAD" \
+  >"$WORK/ab-input.json"
+"$BIN/rollgate" analyze --json <"$WORK/ab-input.json" >"$WORK/ab-output.json"
+jq -s '.[0] as $in | .[1] as $out |
+  {test: $out.test,
+   control:   {name: "stable", successes: $in.control.successes,   total: $in.control.total},
+   treatment: {name: "canary", successes: $in.treatment.successes, total: $in.treatment.total},
+   statistic: $out.statistic, p_value: $out.p_value, ci: $out.ci, lift: $out.lift,
+   significant: $out.significant, confidence: $out.confidence}' \
+  "$WORK/ab-input.json" "$WORK/ab-output.json" >"$WORK/ab.json"
+jq -r '"control stable: \(.control.successes)/\(.control.total)   treatment canary: \(.treatment.successes)/\(.treatment.total)\n" +
+       "z = \(.statistic | .*1000|round/1000)   p = \(.p_value)   lift = \(.lift*10000|round/100) %   95 % CI of the difference = [\(.ci[0]*10000|round/10000), \(.ci[1]*10000|round/10000)]   significant: \(.significant)"' "$WORK/ab.json"
+
+say "Report"
+"$BIN/demo-tools" timeline --prometheus "$PROM" --start-ms "$START_MS" --end-ms "$END_MS" \
+  --events "$WORK/fraud-detector-v2.jsonl" --events "$WORK/fraud-detector-v2-fixed.jsonl" \
+  --watch "$WORK/fraud-detector-v2.watch.json" \
+  --gate error-rate:error_rate:0.01 --gate p99:p99_latency_ms:250 \
+  --ab "$WORK/ab.json" --metric-source "$METRIC_SOURCE" >"$OUT/timeline.json"
+"$BIN/rollgate" report --input "$OUT/timeline.json" --output "$OUT/report.html" >/dev/null
+SHADOW="$(curl -fs "http://$PROM/api/v1/query" --data-urlencode \
+  'query=sum(rollgate_shadow_comparisons_total{experiment="fraud-v2",result="agree"}) / sum(rollgate_shadow_comparisons_total{experiment="fraud-v2",result=~"agree|disagree"})' \
+  | jq -r '.data.result[0].value[1] // "n/a"')"
+
+say "Summary"
+cat <<EOF
+metric source:            $METRIC_SOURCE
+rollout 1 (v2, 8 % errors at 10 %):  rolled back — $ROLLBACK_REASON
+time from breach to rollback (canary weight 0 in the filter): ${ROLLBACK_S} s
+rollout 2 (v2 fixed):     promoted, canary at $FINAL_WEIGHT/10000 in the filter
+shadow v3 agreement:      $(awk -v s="$SHADOW" 'BEGIN { if (s == "n/a") print s; else printf "%.1f %%", s * 100 }') (configured 97 %)
+load:                     $(jq -r '"\(.completed) responses from '"$USERS"' users, \(.transport_errors) transport errors"' "$LOAD")
+report:                   $OUT/report.html
+EOF
