@@ -62,6 +62,11 @@ impl Generation {
         &self.config
     }
 
+    /// Every VM of this generation.
+    pub fn vms(&self) -> &[SharedVm] {
+        &self.vms
+    }
+
     /// The VM for a new stream (round robin), or `None` without a filter.
     pub fn pick(&self) -> Option<SharedVm> {
         if self.vms.is_empty() {

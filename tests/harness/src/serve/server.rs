@@ -24,6 +24,7 @@ use super::proxy::Proxy;
 use super::reload::Reloader;
 use super::upstream::{BoxError, Upstreams};
 use super::vm::VmFactory;
+use super::vm_ref::drive_host_events;
 
 /// A running dev proxy; dropping it stops both listeners and the config watcher.
 pub struct RunningProxy {
@@ -105,6 +106,12 @@ pub async fn start_with_factory(
     let listen = local_addr(&listener, args.listen)?;
     let admin = local_addr(&admin_listener, args.admin)?;
 
+    if reloader.is_some() {
+        tasks.push(tokio::spawn(drive_host_events(
+            Arc::clone(&pool),
+            Arc::clone(&upstreams),
+        )));
+    }
     let proxy = Arc::new(Proxy::new(Arc::clone(&pool), Arc::clone(&upstreams)));
     tasks.push(tokio::spawn(accept_loop(listener, move |request| {
         let proxy = Arc::clone(&proxy);

@@ -181,6 +181,10 @@ impl FilterVm for ScriptedVm {
     fn take_logs(&mut self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    fn run_host_events(&mut self) -> Result<(), VmFailure> {
+        Ok(())
+    }
 }
 
 #[derive(Default)]

@@ -120,6 +120,9 @@ pub trait FilterVm: Send {
     ) -> Result<(), VmFailure>;
     /// Log lines the plugin wrote since the last time this was asked, as `(level, message)`.
     fn take_logs(&mut self) -> Vec<(String, String)>;
+    /// What an Envoy worker's dispatcher runs between callbacks: pending `on_queue_ready`
+    /// notifications and `on_tick` when the plugin's tick period has passed.
+    fn run_host_events(&mut self) -> Result<(), VmFailure>;
 }
 
 /// Makes configured VMs of one plugin (module compiled once, metrics shared by all its VMs

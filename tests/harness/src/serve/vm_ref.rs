@@ -31,12 +31,29 @@ impl VmRef {
         })
     }
 
-    /// Runs `work` on the VM (locked), then logs what the plugin logged and starts the calls
-    /// it dispatched.
+    /// Every VM of `generation` (for the host-event driver).
+    pub fn all(generation: &Arc<Generation>, upstreams: &Arc<Upstreams>) -> Vec<Self> {
+        generation
+            .vms()
+            .iter()
+            .map(|vm| Self {
+                _generation: Arc::clone(generation),
+                vm: Arc::clone(vm),
+                upstreams: Arc::clone(upstreams),
+            })
+            .collect()
+    }
+
+    /// Runs `work` on the VM (locked), then the host events it may have caused (queue
+    /// notifications, a due tick), then logs what the plugin logged and starts the calls it
+    /// dispatched.
     pub fn run<R>(&self, work: impl FnOnce(&mut dyn FilterVm) -> R) -> R {
         let (result, calls, logs) = {
             let mut vm = lock_vm(&self.vm);
             let result = work(vm.as_mut());
+            if let Err(err) = vm.run_host_events() {
+                tracing::warn!(%err, "a queue or tick callback of the filter failed");
+            }
             (result, vm.take_dispatched_calls(), vm.take_logs())
         };
         emit_plugin_logs(logs);
@@ -60,6 +77,22 @@ impl VmRef {
                 }
             });
         });
+    }
+}
+
+/// How often idle VMs get their host events (due ticks, queue notifications).
+pub const HOST_EVENT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Gives the serving generation's VMs their host events even when no request comes, like an
+/// Envoy worker's timer; runs until the task is aborted.
+pub async fn drive_host_events(pool: Arc<super::pool::FilterPool>, upstreams: Arc<Upstreams>) {
+    let mut ticker = tokio::time::interval(HOST_EVENT_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        for vm in VmRef::all(&pool.current(), &upstreams) {
+            vm.run(|_| ());
+        }
     }
 }
 

@@ -207,6 +207,12 @@ impl FilterVm for WasmVm {
         result.map_err(failure)
     }
 
+    fn run_host_events(&mut self) -> Result<(), VmFailure> {
+        self.vm.deliver_queue_ready().map_err(failure)?;
+        self.vm.fire_due_tick().map_err(failure)?;
+        Ok(())
+    }
+
     fn take_logs(&mut self) -> Vec<(String, String)> {
         self.vm
             .take_logs()
