@@ -37,7 +37,9 @@ fn cases() -> Vec<(&'static str, Mutation, &'static str, &'static str)> {
             "duplicate experiment id",
             |v| {
                 let copy = v["experiments"][0].clone();
-                v["experiments"].as_array_mut().map(|a| a.push(copy));
+                if let Some(a) = v["experiments"].as_array_mut() {
+                    a.push(copy);
+                }
             },
             "experiments[1].id",
             "duplicate experiment id",
@@ -187,7 +189,9 @@ fn cases() -> Vec<(&'static str, Mutation, &'static str, &'static str)> {
                 copy["id"] = json!("other");
                 copy["layer"]["from"] = json!(4000);
                 copy["layer"]["to"] = json!(6000);
-                v["experiments"].as_array_mut().map(|a| a.push(copy));
+                if let Some(a) = v["experiments"].as_array_mut() {
+                    a.push(copy);
+                }
             },
             "experiments[1].layer",
             "overlaps experiments[0]",
@@ -303,24 +307,57 @@ fn every_rule_refuses_with_its_own_path_and_message() {
 }
 
 #[test]
-fn syntax_errors_name_line_and_column() {
-    let cases: [(&str, &str); 4] = [
-        ("{\"version\": 1, \"bogus\": true}", "unknown field `bogus`"),
-        ("{\"version\": \"one\"}", "invalid type"),
-        ("{\"version\": 1,\n \"experiments\": [", "EOF"),
-        (
-            "{\"version\": 1, \"experiments\": [{\"id\": \"a\", \"kind\": \"blue\"}]}",
-            "unknown variant `blue`",
-        ),
+fn syntax_errors_name_line_and_column_or_path() {
+    let cases: [(&str, &str, &str); 7] = [
+        ("{\"version\": 1, \"bogus\": true}", "bogus", "unknown field `bogus`"),
+        ("{\"version\": \"one\"}", "version", "invalid type: string, expected an integer"),
+        ("{\"version\": 1,\n \"experiments\": [", "line 2, column", "EOF"),
+        ("{\"version\": 1, \"experiments\": [{\"id\": \"a\", \"kind\": \"blue\"}]}", "experiments[0].kind", "unknown variant `blue`"),
+        ("{\"version\": 1, \"experiments\": [{\"id\": \"a\", \"kind\": \"ab\", \"salt\": \"s\"}]}", "experiments[0].variants", "missing field `variants`"),
+        ("{\"version\": 1.5}", "version", "expected an integer"),
+        ("[1, 2]", "(top level)", "expected an object"),
     ];
-    for (text, fragment) in cases {
+    for (text, path_fragment, fragment) in cases {
         match rollgate_filter::FilterConfig::from_json(text.as_bytes()) {
             Err(ConfigError::Syntax { path, message }) => {
-                assert!(path.starts_with("line "), "{path}");
+                assert!(path.starts_with(path_fragment), "{text}: path {path}");
                 assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
             }
             other => panic!("{text}: expected a syntax error, got {other:?}"),
         }
+    }
+}
+
+/// The hand-written conversion and the serde derive agree on every config the tests use.
+#[test]
+fn parse_agrees_with_the_serde_derive() {
+    let mut samples = vec![
+        base_config(),
+        json!({"version": 1}),
+        json!({"version": 1, "unit": {"header": null, "cookie": "uid"}, "experiments": [common::experiment("x", "s", &[5000, 5000])]}),
+    ];
+    let mut minimal = base_config();
+    if let Some(o) = minimal["experiments"][0].as_object_mut() {
+        o.remove("shadow");
+        o.remove("guard");
+        o.remove("layer");
+        o.remove("match");
+        o.remove("force_header");
+    }
+    samples.push(minimal);
+    for sample in samples {
+        let ours = parse(&sample).unwrap_or_else(|e| panic!("{e}"));
+        let derived: rollgate_filter::FilterConfig =
+            serde_json::from_value(sample.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ours, derived);
+        // and what the derive writes, we read back unchanged
+        let written = serde_json::to_vec(&derived).unwrap_or_default();
+        assert_eq!(
+            rollgate_filter::FilterConfig::from_json(&written).ok(),
+            Some(derived)
+        );
+        let reread: Option<rollgate_filter::FilterConfig> = serde_json::from_slice(&written).ok();
+        assert_eq!(reread.as_ref(), Some(&ours));
     }
 }
 

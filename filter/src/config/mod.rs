@@ -2,6 +2,7 @@
 
 mod error;
 mod names;
+mod parse;
 pub mod schema;
 pub mod validate;
 

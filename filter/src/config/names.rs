@@ -4,6 +4,13 @@
 use super::validate::invalid;
 use super::ConfigError;
 
+/// The text with control characters shown as `?`, safe to put in a log line.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// Header names must be lower-case HTTP tokens (RFC 9110 `tchar`), as Envoy stores them.
 pub(crate) fn check_header_name(path: &str, name: &str) -> Result<(), ConfigError> {
     let valid = !name.is_empty()
@@ -17,7 +24,7 @@ pub(crate) fn check_header_name(path: &str, name: &str) -> Result<(), ConfigErro
             path,
             format!(
                 "header name \"{}\" must be a non-empty lower-case HTTP token (a-z, 0-9, -, _, ...)",
-                name.escape_debug()
+                printable(name)
             ),
         ))
     }
@@ -36,7 +43,7 @@ pub(crate) fn check_cookie_name(path: &str, name: &str) -> Result<(), ConfigErro
             path,
             format!(
                 "cookie name \"{}\" must be a non-empty HTTP token",
-                name.escape_debug()
+                printable(name)
             ),
         ))
     }
@@ -52,7 +59,7 @@ pub(crate) fn check_cluster(path: &str, cluster: &str) -> Result<(), ConfigError
             path,
             format!(
                 "cluster name \"{}\" must be non-empty with no whitespace or control characters",
-                cluster.escape_debug()
+                printable(cluster)
             ),
         ))
     }
@@ -73,7 +80,7 @@ pub(crate) fn check_label_value(path: &str, value: &str) -> Result<(), ConfigErr
             path,
             format!(
                 "\"{}\" must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-                value.escape_debug()
+                printable(value)
             ),
         ))
     }

@@ -39,10 +39,8 @@ pub struct FilterConfig {
 #[serde(deny_unknown_fields)]
 pub struct UnitSource {
     /// Request header holding the unit key (lower-case).
-    #[serde(
-        default = "default_unit_header",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Written as `null` when absent: leaving it out would read back as the default.
+    #[serde(default = "default_unit_header")]
     pub header: Option<String>,
     /// Cookie holding the unit key, used when the header is absent or empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,4 +224,18 @@ fn default_max_body_bytes() -> u32 {
 }
 fn is_default_unit_kind(kind: &UnitKind) -> bool {
     *kind == UnitKind::User
+}
+
+impl FilterConfig {
+    /// Defaults of `route_header` and `variant_header`, in that order.
+    pub fn default_headers() -> (String, String) {
+        (default_route_header(), default_variant_header())
+    }
+}
+
+impl ShadowConfig {
+    /// Defaults of `timeout_ms` and `max_body_bytes`, in that order.
+    pub fn defaults() -> (u32, u32) {
+        (default_shadow_timeout_ms(), default_max_body_bytes())
+    }
 }

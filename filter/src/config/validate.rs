@@ -6,7 +6,6 @@ use super::{
     ConfigError, Experiment, ExperimentKind, FilterConfig, GuardConfig, LayerConfig, ShadowConfig,
     UnitKind, CONFIG_VERSION, TOTAL_WEIGHT,
 };
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest `shadow.max_body_bytes` accepted: bounds the memory one request may hold.
 pub const MAX_SHADOW_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -22,15 +21,17 @@ pub(crate) fn invalid(path: impl Into<String>, rule: impl Into<String>) -> Confi
 impl FilterConfig {
     /// Parses the plugin configuration (JSON text) and validates it.
     ///
-    /// Syntax errors (bad JSON, unknown field, wrong type) come back as
-    /// [`ConfigError::Syntax`] with the line and column; rule violations as
-    /// [`ConfigError::Invalid`] with the JSON path.
+    /// Text that is not JSON comes back as [`ConfigError::Syntax`] with the line and column;
+    /// JSON of the wrong shape (unknown field, wrong type, missing field) as
+    /// [`ConfigError::Syntax`] with the JSON path; rule violations as [`ConfigError::Invalid`]
+    /// with the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
-        let config: FilterConfig =
+        let document: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
                 path: format!("line {}, column {}", err.line(), err.column()),
                 message: err.to_string(),
             })?;
+        let config = super::parse::filter_config(&document)?;
         config.validate()?;
         Ok(config)
     }
@@ -55,10 +56,10 @@ impl FilterConfig {
             ));
         }
         self.validate_unit()?;
-        let mut ids = BTreeSet::new();
         for (index, experiment) in self.experiments.iter().enumerate() {
             let path = format!("experiments[{index}]");
-            if !ids.insert(experiment.id.as_str()) {
+            let earlier = self.experiments.get(..index).unwrap_or_default();
+            if earlier.iter().any(|e| e.id == experiment.id) {
                 return Err(invalid(
                     format!("{path}.id"),
                     format!(
@@ -168,12 +169,12 @@ fn validate_variants(path: &str, experiment: &Experiment) -> Result<(), ConfigEr
             ),
         ));
     }
-    let mut names = BTreeSet::new();
     let mut total: u64 = 0;
     for (index, variant) in experiment.variants.iter().enumerate() {
         let vpath = format!("{path}.variants[{index}]");
         check_label_value(&format!("{vpath}.name"), &variant.name)?;
-        if !names.insert(variant.name.as_str()) {
+        let earlier = experiment.variants.get(..index).unwrap_or_default();
+        if earlier.iter().any(|v| v.name == variant.name) {
             return Err(invalid(
                 format!("{vpath}.name"),
                 format!(
@@ -254,7 +255,7 @@ fn validate_guard(path: &str, guard: &GuardConfig) -> Result<(), ConfigError> {
     if !(rate > 0.0 && rate <= 1.0) {
         return Err(invalid(
             format!("{path}.max_error_rate"),
-            format!("must be in (0, 1], found {rate}"),
+            "must be in (0, 1]: a 5xx share above which the variant is reverted",
         ));
     }
     if guard.window == 0 {
@@ -302,27 +303,32 @@ fn validate_layer(path: &str, layer: &LayerConfig) -> Result<(), ConfigError> {
 
 /// Experiments sharing a layer name must have disjoint `[from, to)` ranges.
 fn validate_layers(experiments: &[Experiment]) -> Result<(), ConfigError> {
-    let mut by_layer: BTreeMap<&str, Vec<(u32, u32, usize)>> = BTreeMap::new();
-    for (index, experiment) in experiments.iter().enumerate() {
-        if let Some(layer) = &experiment.layer {
-            by_layer
-                .entry(layer.name.as_str())
-                .or_default()
-                .push((layer.from, layer.to, index));
+    let mut ranges: Vec<(&str, u32, u32, usize)> = experiments
+        .iter()
+        .enumerate()
+        .filter_map(|(index, e)| {
+            e.layer
+                .as_ref()
+                .map(|l| (l.name.as_str(), l.from, l.to, index))
+        })
+        .collect();
+    // insertion sort: a handful of layered experiments, and no sort routine in the wasm
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while j > 0 && ranges.get(j - 1) > ranges.get(j) {
+            ranges.swap(j - 1, j);
+            j -= 1;
         }
     }
-    for (name, mut ranges) in by_layer {
-        ranges.sort_unstable();
-        for pair in ranges.windows(2) {
-            if let [(_, prev_to, prev_index), (from, _, index)] = pair {
-                if from < prev_to {
-                    return Err(invalid(
-                        format!("experiments[{index}].layer"),
-                        format!(
-                            "range overlaps experiments[{prev_index}] in layer \"{name}\"; ranges of one layer must not overlap"
-                        ),
-                    ));
-                }
+    for pair in ranges.windows(2) {
+        if let [(prev_name, _, prev_to, prev_index), (name, from, _, index)] = pair {
+            if prev_name == name && from < prev_to {
+                return Err(invalid(
+                    format!("experiments[{index}].layer"),
+                    format!(
+                        "range overlaps experiments[{prev_index}] in layer \"{name}\"; ranges of one layer must not overlap"
+                    ),
+                ));
             }
         }
     }

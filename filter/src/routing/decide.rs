@@ -4,6 +4,7 @@ use super::request::{authority_host, cookie_value, RequestView};
 use super::table::{CompiledExperiment, RoutingTable};
 use crate::bucket::bucket_parts;
 use crate::config::{MissingUnit, UnitKind};
+use crate::shadow::is_shadowed;
 
 /// Header carrying the request id Envoy generates; the unit key of request-level experiments.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -127,10 +128,7 @@ impl RoutingTable {
     {
         let key = unit_key(experiment, user_key, self.missing_unit, request, random);
         let shadow = match (&experiment.shadow, &key) {
-            (Some(shadow), Some(key)) => {
-                bucket_parts(&[b"shadow:", experiment.salt.as_bytes(), b":", key.bytes()])
-                    < sample16(shadow.sample)
-            }
+            (Some(shadow), Some(key)) => is_shadowed(&experiment.salt, key.bytes(), shadow.sample),
             _ => false,
         };
         let forced = experiment.force_header.as_deref().and_then(|name| {
@@ -223,8 +221,4 @@ fn matches<R: RequestView + ?Sized>(experiment: &CompiledExperiment, request: &R
         .headers
         .iter()
         .all(|(name, value)| request.header(name) == Some(value.as_slice()))
-}
-
-fn sample16(sample: u32) -> u16 {
-    u16::try_from(sample).unwrap_or(u16::MAX)
 }

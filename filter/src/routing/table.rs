@@ -6,7 +6,7 @@ use crate::bucket::{ranges_for, BucketRange};
 use crate::config::{
     ConfigError, FilterConfig, GuardConfig, MissingUnit, ShadowConfig, UnitKind, UnitSource,
 };
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::Xxh3;
 
 /// One variant with its bucket range.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +154,7 @@ impl RoutingTable {
         &self.variant_header
     }
 
-    /// A stable fingerprint of the config this table came from (xxh3 of its canonical JSON):
+    /// A stable fingerprint of the config this table came from (xxh3 over all its fields):
     /// equal on every VM that loaded the same config, different after any change. Guard trips
     /// are keyed by it so that a new config clears them.
     pub fn generation(&self) -> u64 {
@@ -163,8 +163,77 @@ impl RoutingTable {
 }
 
 fn generation_of(config: &FilterConfig) -> u64 {
-    match serde_json::to_vec(config) {
-        Ok(bytes) => xxh3_64(&bytes),
-        Err(_) => 0,
+    let mut hasher = Fingerprint(Xxh3::new());
+    hasher.u32(config.version);
+    hasher.opt(&config.unit.header);
+    hasher.opt(&config.unit.cookie);
+    hasher.u32(config.unit.missing_unit as u32);
+    hasher.str(&config.route_header);
+    hasher.str(&config.variant_header);
+    for e in &config.experiments {
+        hasher.str(&e.id);
+        hasher.u32(e.kind as u32);
+        hasher.str(&e.salt);
+        hasher.opt(&e.match_rule.authority);
+        hasher.opt(&e.match_rule.path_prefix);
+        for (name, value) in &e.match_rule.headers {
+            hasher.str(name);
+            hasher.str(value);
+        }
+        for v in &e.variants {
+            hasher.str(&v.name);
+            hasher.str(&v.cluster);
+            hasher.u32(v.weight);
+        }
+        hasher.opt(&e.force_header);
+        if let Some(s) = &e.shadow {
+            hasher.str(&s.cluster);
+            hasher.str(&s.authority);
+            hasher.u32(s.sample);
+            hasher.u32(s.timeout_ms);
+            hasher.u32(s.max_body_bytes);
+            if let Some(c) = &s.compare {
+                hasher.str(&c.json_pointer);
+                hasher.u64(c.tolerance.to_bits());
+            }
+        }
+        if let Some(g) = &e.guard {
+            hasher.u64(g.max_error_rate.to_bits());
+            hasher.u32(g.min_requests);
+            hasher.u32(g.window);
+        }
+        if let Some(l) = &e.layer {
+            hasher.str(&l.name);
+            hasher.u32(l.from);
+            hasher.u32(l.to);
+        }
+        hasher.u32(e.unit_kind as u32);
+    }
+    hasher.0.digest()
+}
+
+/// Feeds config fields into xxh3 unambiguously (strings are length-prefixed, absent options
+/// marked), so two different configs get different fingerprints.
+struct Fingerprint(Xxh3);
+
+impl Fingerprint {
+    fn u32(&mut self, value: u32) {
+        self.0.update(&value.to_le_bytes());
+    }
+    fn u64(&mut self, value: u64) {
+        self.0.update(&value.to_le_bytes());
+    }
+    fn str(&mut self, value: &str) {
+        self.u64(value.len() as u64);
+        self.0.update(value.as_bytes());
+    }
+    fn opt(&mut self, value: &Option<String>) {
+        match value {
+            Some(v) => {
+                self.u32(1);
+                self.str(v);
+            }
+            None => self.u32(0),
+        }
     }
 }
