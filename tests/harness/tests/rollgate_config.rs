@@ -39,7 +39,9 @@ fn invalid_configs() -> Vec<(Vec<u8>, &'static str)> {
         (with(|c| c["version"] = json!(2)), "version"),
         (
             with(|c| {
-                c.as_object_mut().map(|o| o.remove("version"));
+                if let Some(object) = c.as_object_mut() {
+                    object.remove("version");
+                }
             }),
             "version",
         ),
@@ -52,7 +54,9 @@ fn invalid_configs() -> Vec<(Vec<u8>, &'static str)> {
         (
             with(|c| {
                 let e = exp(c);
-                c["experiments"].as_array_mut().map(|a| a.push(e));
+                if let Some(list) = c["experiments"].as_array_mut() {
+                    list.push(e);
+                }
             }),
             "duplicate experiment id",
         ),
@@ -67,9 +71,9 @@ fn invalid_configs() -> Vec<(Vec<u8>, &'static str)> {
         (
             with(|c| {
                 let v = c["experiments"][0]["variants"][1].clone();
-                c["experiments"][0]["variants"]
-                    .as_array_mut()
-                    .map(|a| a.push(v));
+                if let Some(list) = c["experiments"][0]["variants"].as_array_mut() {
+                    list.push(v);
+                }
             }),
             "exactly 2 variants",
         ),
