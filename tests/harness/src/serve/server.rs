@@ -170,7 +170,7 @@ where
         let _ = tcp.set_nodelay(true);
         let handler = handler.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| handler(request));
+            let service = service_fn(handler);
             if let Err(err) = http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(tcp), service)
