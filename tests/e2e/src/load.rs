@@ -143,3 +143,26 @@ mod tests {
         assert!(s.progress_line().contains("canary=2 (50.0% 5xx)"));
     }
 }
+
+#[cfg(test)]
+mod agreement_tests {
+    use super::plan_request;
+    use crate::model::predict;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn shadow_v3_agrees_97_percent_on_the_loadgen_bodies() {
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let n = 20_000;
+        let agree = (0..n)
+            .filter(|_| {
+                let body = plan_request(&mut rng, 10_000).body;
+                predict(42, 1_000_000, body.as_bytes()).label
+                    == predict(42, 970_000, body.as_bytes()).label
+            })
+            .count();
+        // Bernoulli(0.97) over 20,000 bodies: sd ≈ 24; allow 5 sd.
+        assert!((19_280..=19_520).contains(&agree), "agree = {agree}");
+    }
+}

@@ -97,14 +97,17 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<()> {
     }
     let (weights, decisions) = weights_and_decisions(&lines, args.start_ms, breaches.first().copied());
     let sel = format!("experiment=\"{}\"", args.experiment);
-    let w = format!("{}s", args.step_s);
+    // Counts per step: the per-second rate over a window of at least four scrapes, times the
+    // step. (`increase` over a window as short as the step often holds a single sample.)
+    let step = args.step_s.max(1);
+    let w = format!("{}s", (2 * step).max(4));
     let responses = range(
         &args,
-        &format!("sum by (variant) (increase(rollgate_responses_total{{{sel}}}[{w}]))"),
+        &format!("sum by (variant) (rate(rollgate_responses_total{{{sel}}}[{w}])) * {step}"),
     )?;
     let errors = range(
         &args,
-        &format!("sum by (variant) (increase(rollgate_responses_total{{{sel},class=\"5xx\"}}[{w}]))"),
+        &format!("sum by (variant) (rate(rollgate_responses_total{{{sel},class=\"5xx\"}}[{w}])) * {step}"),
     )?;
     let p99 = range(
         &args,
@@ -112,7 +115,7 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<()> {
     )?;
     let comparisons = range(
         &args,
-        &format!("sum by (result) (increase(rollgate_shadow_comparisons_total{{{sel}}}[{w}]))"),
+        &format!("sum by (result) (rate(rollgate_shadow_comparisons_total{{{sel}}}[{w}])) * {step}"),
     )?;
     let ab: Option<AbSummary> = match &args.ab {
         Some(path) => Some(

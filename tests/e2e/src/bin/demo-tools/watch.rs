@@ -151,6 +151,24 @@ impl Followed {
     }
 }
 
+/// Polls `/config_dump` until the canary weight is 0; the Unix time it was seen.
+fn wait_canary_zero(admin: SocketAddr, experiment: &str, timeout: Duration) -> Option<u64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let weight = http_get(admin, "/config_dump")
+            .ok()
+            .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .and_then(|d| variant_weight(&d, experiment, "canary"));
+        if weight == Some(0) {
+            return Some(unix_ms());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs `watch`.
 pub fn run(args: WatchArgs) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -178,13 +196,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
             }
         }
         if injected_at_ms.is_some() && rollback_seen_at_ms.is_none() {
-            let weight = http_get(args.proxy_admin, "/config_dump")
-                .ok()
-                .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
-                .and_then(|d| variant_weight(&d, exp, "canary"));
-            if weight == Some(0) {
-                rollback_seen_at_ms = Some(unix_ms());
-            }
+            rollback_seen_at_ms = wait_canary_zero(args.proxy_admin, exp, Duration::ZERO);
         }
         if Instant::now() >= next_row || followed.result.is_some() {
             next_row += Duration::from_secs(1);
@@ -222,6 +234,11 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
             );
         }
         if let Some(result) = &followed.result {
+            if injected_at_ms.is_some() && rollback_seen_at_ms.is_none() {
+                // The rollback push is confirmed before the dev proxy's next file poll: wait
+                // (bounded) until the filter serves it.
+                rollback_seen_at_ms = wait_canary_zero(args.proxy_admin, exp, Duration::from_secs(5));
+            }
             let breach_to_rollback_s = match (injected_at_ms, rollback_seen_at_ms) {
                 (Some(b), Some(r)) => Some(r.saturating_sub(b) as f64 / 1000.0),
                 _ => None,
