@@ -3,6 +3,7 @@
 
 use super::host;
 use super::metric_ids::{class_index, ShadowResult};
+use super::root_dispatch::{run_as_root, DispatchJob};
 use super::state::{Active, SharedState};
 use crate::metrics::status_class;
 use crate::routing::{Decision, HeaderList};
@@ -28,6 +29,9 @@ struct ShadowCopy {
 /// One request's context.
 pub struct RollgateHttp {
     context_id: u32,
+    root_context_id: u32,
+    /// Whether the shadow call went out as this context (fallback) rather than as the root.
+    dispatched_here: bool,
     shared: SharedState,
     active: Option<Rc<Active>>,
     decided: Option<Decided>,
@@ -40,9 +44,11 @@ pub struct RollgateHttp {
 
 impl RollgateHttp {
     /// A context for one request.
-    pub fn new(context_id: u32, shared: SharedState) -> RollgateHttp {
+    pub fn new(context_id: u32, root_context_id: u32, shared: SharedState) -> RollgateHttp {
         RollgateHttp {
             context_id,
+            root_context_id,
+            dispatched_here: false,
             shared,
             active: None,
             decided: None,
@@ -126,13 +132,13 @@ impl RollgateHttp {
         else {
             return;
         };
-        let headers: Vec<(&str, &str)> = copy
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let body_arg = (!bytes.is_empty()).then_some(bytes.as_slice());
-        match host::dispatch(&spec.cluster, headers, body_arg, spec.timeout_ms) {
+        let result = self.dispatch_as_root(DispatchJob {
+            cluster: spec.cluster.clone(),
+            headers: copy.headers,
+            body: bytes,
+            timeout_ms: spec.timeout_ms,
+        });
+        match result {
             Ok(token) => {
                 active.count_shadow(decided.experiment, ShadowResult::Sent);
                 let compared = spec.compare.is_some();
@@ -154,6 +160,31 @@ impl RollgateHttp {
                     ),
                 );
             }
+        }
+    }
+
+    /// Dispatches as the root context so a late response still reaches it; falls back to
+    /// dispatching as this context if the root did not run the job.
+    fn dispatch_as_root(&mut self, job: DispatchJob) -> Result<u32, String> {
+        self.shared.borrow_mut().dispatch_job = Some(job);
+        run_as_root(self.root_context_id);
+        let (job, result) = {
+            let mut shared = self.shared.borrow_mut();
+            (shared.dispatch_job.take(), shared.dispatch_result.take())
+        };
+        match (result, job) {
+            (Some(result), _) => result,
+            (None, Some(job)) => {
+                self.dispatched_here = true;
+                let headers: Vec<(&str, &str)> = job
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let body = (!job.body.is_empty()).then_some(job.body.as_slice());
+                host::dispatch(&job.cluster, headers, body, job.timeout_ms)
+            }
+            (None, None) => Err("the root context took the call but gave no result".to_string()),
         }
     }
 
@@ -335,9 +366,10 @@ impl Drop for RollgateHttp {
         if let Some(copy) = self.primary_body.as_mut() {
             copy.release(&mut shared.budget);
         }
-        // The SDK routes a call's response to the context that made it; once this context is
-        // gone the response cannot reach us, so stop waiting and count it.
-        if let Some(token) = self.token {
+        // A call made as this context (fallback only) can no longer get its response once the
+        // context is gone (the SDK routes by dispatching context): stop waiting and count it.
+        // Calls made as the root context stay pending; their responses arrive on the root.
+        if let (Some(token), true) = (self.token, self.dispatched_here) {
             shared.abandon_call(token);
         }
     }

@@ -6,6 +6,7 @@ mod host;
 mod http;
 mod metric_ids;
 mod root;
+mod root_dispatch;
 mod state;
 
 use proxy_wasm::traits::RootContext;

@@ -61,6 +61,19 @@ impl RootContext for RollgateRoot {
     }
 
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        // Re-entered by an HTTP context to dispatch a shadow call as the root (root_dispatch).
+        let job = self.shared.borrow_mut().dispatch_job.take();
+        if let Some(job) = job {
+            let headers: Vec<(&str, &str)> = job
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let body = (!job.body.is_empty()).then_some(job.body.as_slice());
+            let result = host::dispatch(&job.cluster, headers, body, job.timeout_ms);
+            self.shared.borrow_mut().dispatch_result = Some(result);
+            return true;
+        }
         let Some(bytes) = host::buffer(BufferType::PluginConfiguration, plugin_configuration_size)
         else {
             return self.reject("the plugin configuration is empty; give the filter config JSON");
@@ -81,7 +94,11 @@ impl RootContext for RollgateRoot {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(RollgateHttp::new(context_id, self.shared.clone())))
+        Some(Box::new(RollgateHttp::new(
+            context_id,
+            self.context_id,
+            self.shared.clone(),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {

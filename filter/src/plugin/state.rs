@@ -4,6 +4,7 @@
 
 use super::host;
 use super::metric_ids::{class_index, define_all, ExperimentIds, ShadowResult};
+use super::root_dispatch::DispatchJob;
 use crate::guard::{trip_key, GuardSet, GuardTrip};
 use crate::metrics::status_class;
 use crate::routing::RoutingTable;
@@ -107,6 +108,10 @@ pub struct Shared {
     log_limiter: LogLimiter,
     pub config_rejected: Option<u32>,
     pub request_counter: u64,
+    /// A shadow call for the root context to dispatch (see `root_dispatch`).
+    pub dispatch_job: Option<DispatchJob>,
+    /// What the root context's dispatch of `dispatch_job` returned.
+    pub dispatch_result: Option<Result<u32, String>>,
 }
 
 /// Handle shared by the root and HTTP contexts.
@@ -123,6 +128,8 @@ impl Shared {
             log_limiter: LogLimiter::new(10, 1_000),
             config_rejected: None,
             request_counter: 0,
+            dispatch_job: None,
+            dispatch_result: None,
         }
     }
 
