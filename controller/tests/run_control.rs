@@ -136,3 +136,66 @@ fn invalid_specs_exit_2_naming_the_field() {
         );
     }
 }
+
+#[test]
+fn the_controller_serves_its_own_metrics() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let prometheus = FakePrometheus::rates(0.0, 0.0);
+    let fx = fixture(
+        &prometheus.url,
+        &steps("30s"),
+        &error_rate_gate(1, "inconclusive"),
+    );
+    let spec = fx.spec.to_str().expect("utf-8 path");
+    let mut child = rollgate(&[
+        "run",
+        spec,
+        "--tick",
+        "50ms",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).expect("read stderr") > 0,
+            "no metrics address printed"
+        );
+        if let Some(rest) = line.trim().strip_prefix("rollgate: metrics at http://") {
+            break rest.trim_end_matches("/metrics").to_string();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).expect("response");
+        text
+    };
+    wait_for("the canary weight in the metrics", || {
+        scrape().contains("rollgate_rollout_canary_weight_bp{rollout=\"fraud-detector\"} 1000")
+    });
+    let text = scrape();
+    assert!(
+        text.contains("rollgate_rollout_step{rollout=\"fraud-detector\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rollgate_gate_failures_total{rollout=\"fraud-detector\",gate=\"error-rate\"} 0"
+        ),
+        "{text}"
+    );
+    assert_eq!(run_to_end(&["abort", spec]).status.code(), Some(0));
+    let output = wait_with_deadline(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(3));
+}

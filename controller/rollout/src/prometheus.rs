@@ -56,7 +56,12 @@ impl QuerySource for PrometheusClient {
         async move {
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(e) => return QueryResult::Failed(format!("Prometheus unreachable: {e}")),
+                Err(e) => {
+                    return QueryResult::Failed(format!(
+                        "Prometheus unreachable: {}",
+                        describe_error(&e.without_url())
+                    ))
+                }
             };
             let status = response.status();
             match response.text().await {
@@ -65,6 +70,18 @@ impl QuerySource for PrometheusClient {
             }
         }
     }
+}
+
+/// The error with its causes (reqwest's own message hides the root cause).
+fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[derive(Deserialize)]

@@ -71,6 +71,16 @@ pub async fn run<Q: QuerySource>(
                 ),
             })
         }
+        Some(state) if state.step >= rollout.plan.steps.len() => {
+            return Err(RolloutError::State {
+                location: "the rollout state".to_string(),
+                message: format!(
+                    "it is at step {} but the spec has {} steps; restore the steps or start over",
+                    state.step + 1,
+                    rollout.plan.steps.len()
+                ),
+            })
+        }
         Some(state) => state,
         None => {
             let state = RolloutState::new(&rollout.name, clock());

@@ -99,7 +99,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                     println!("  reason: {reason}")
                 }
                 rollgate_rollout::engine::Phase::Paused { reason } => {
-                    println!("  reason: {}", serde_json::json!(reason))
+                    println!("  reason: {reason}")
                 }
                 _ => {}
             }

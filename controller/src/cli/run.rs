@@ -39,7 +39,8 @@ pub struct RunArgs {
     /// exiting with code 4.
     #[arg(long)]
     pub hold: bool,
-    /// Serve the controller's own metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464).
+    /// Serve the controller's own metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; port 0
+    /// picks a free port, printed on stderr).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -135,8 +136,7 @@ fn report(rollout: &Rollout, outcome: &Outcome, output: OutputFormat) -> ExitCod
             }
             Outcome::Paused(reason) => println!(
                 "rollout {}: paused ({}); `rollgate resume` then `rollgate run` to continue",
-                rollout.name,
-                serde_json::json!(reason)
+                rollout.name, reason
             ),
         },
     }
@@ -147,6 +147,8 @@ async fn serve_metrics(addr: SocketAddr, text: Arc<Mutex<String>>) -> anyhow::Re
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--metrics-listen {addr}"))?;
+    let bound = listener.local_addr().context("metrics listener address")?;
+    eprintln!("rollgate: metrics at http://{bound}/metrics");
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -232,7 +234,7 @@ impl Progress {
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             ),
-            Event::Paused { reason } => format!("paused: {}", serde_json::json!(reason)),
+            Event::Paused { reason } => format!("paused: {reason}"),
             Event::Resumed => "resumed".to_string(),
             Event::RolledBack { reason } => format!("rolling back: {reason}"),
             Event::Promoted => "promoting to 100 %".to_string(),

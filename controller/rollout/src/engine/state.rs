@@ -83,6 +83,17 @@ pub enum RollbackReason {
     Manual,
 }
 
+impl std::fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Manual => write!(f, "paused by request"),
+            Self::Inconclusive { gate, detail } => {
+                write!(f, "gate {gate:?} had no data ({detail})")
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for RollbackReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
