@@ -224,7 +224,7 @@ write_rollout fraud-detector-v2 state-1.json
 run_rollout fraud-detector-v2 --inject-at-bp 1000 --inject-admin "$V2" --inject-error-rate 0.08
 [ "$RC" = 3 ] || die "rollout 1 ended with exit code $RC, expected 3 (rolled back): $(tail -n 5 "$WORK/fraud-detector-v2.err")"
 ROLLBACK_S="$(jq -r '.breach_to_rollback_s // "n/a"' "$WORK/fraud-detector-v2.watch.json")"
-ROLLBACK_REASON="$(jq -r '.reason | if .kind == "gate" then "gate \(.gate): \(.value) breaks \(.condition) (\(.failures) checks in a row)" else tostring end' "$WORK/fraud-detector-v2.watch.json")"
+ROLLBACK_REASON="$(jq -r '.reason | if .kind == "gate" then "gate \(.gate): \(.value) breaks \(.condition) (failed \(.failures) check(s) in a row)" else tostring end' "$WORK/fraud-detector-v2.watch.json")"
 echo "rolled back: $ROLLBACK_REASON; breach → weight 0 in the filter: ${ROLLBACK_S} s"
 
 say "Rollout 2: v2 fixed (errors off), same steps and gates"
@@ -270,13 +270,21 @@ SHADOW="$(curl -fs "http://$PROM/api/v1/query" --data-urlencode \
   'query=sum(rollgate_shadow_comparisons_total{experiment="fraud-v2",result="agree"}) / sum(rollgate_shadow_comparisons_total{experiment="fraud-v2",result=~"agree|disagree"})' \
   | jq -r '.data.result[0].value[1] // "n/a"')"
 
+shadow_count() { # RESULT-REGEX METRIC
+  curl -fs "http://$PROM/api/v1/query" --data-urlencode \
+    "query=sum($2{experiment=\"fraud-v2\",result=~\"$1\"})" | jq -r '.data.result[0].value[1] // "0"'
+}
+SHADOW_COMPARED="$(shadow_count 'agree|disagree' rollgate_shadow_comparisons_total)"
+SHADOW_SENT="$(shadow_count sent rollgate_shadow_requests_total)"
+SHADOW_EVICTED="$(shadow_count evicted rollgate_shadow_requests_total)"
+
 say "Summary"
 cat <<EOF
 metric source:            $METRIC_SOURCE
 rollout 1 (v2, 8 % errors at 10 %):  rolled back — $ROLLBACK_REASON
 time from breach to rollback (canary weight 0 in the filter): ${ROLLBACK_S} s
 rollout 2 (v2 fixed):     promoted, canary at $FINAL_WEIGHT/10000 in the filter
-shadow v3 agreement:      $(awk -v s="$SHADOW" 'BEGIN { if (s == "n/a") print s; else printf "%.1f %%", s * 100 }') (configured 97 %)
+shadow v3 agreement:      $(awk -v s="$SHADOW" 'BEGIN { if (s == "n/a") print s; else printf "%.1f %%", s * 100 }') over $SHADOW_COMPARED comparisons (v3 configured to agree 97 %); $SHADOW_SENT copies sent, $SHADOW_EVICTED evicted before comparison
 load:                     $(jq -r '"\(.completed) responses from '"$USERS"' users, \(.transport_errors) transport errors"' "$LOAD")
 report:                   $OUT/report.html
 EOF

@@ -219,8 +219,17 @@ mod tests {
         );
         assert_eq!(v["spec"]["steps"][0]["pause"].as_str(), Some("5s"));
         assert!(v["spec"]["steps"][1].get("pause").is_none());
-        assert_eq!(v["spec"]["gates"][0]["template"].as_str(), Some("error_rate"));
-        assert_eq!(v["spec"]["gates"][1]["compare"].as_str(), Some("error_rate"));
-        assert_eq!(v["spec"]["gates"][1]["no_data"].as_str(), Some("inconclusive"));
+        assert_eq!(
+            v["spec"]["gates"][0]["template"].as_str(),
+            Some("error_rate")
+        );
+        assert_eq!(
+            v["spec"]["gates"][1]["compare"].as_str(),
+            Some("error_rate")
+        );
+        assert_eq!(
+            v["spec"]["gates"][1]["no_data"].as_str(),
+            Some("inconclusive")
+        );
     }
 }

@@ -83,7 +83,10 @@ impl CanaryScenario {
             &clusters,
             &clusters_yaml(
                 cluster::STABLE,
-                &[(cluster::STABLE, stable.addr), (cluster::CANARY, canary.addr)],
+                &[
+                    (cluster::STABLE, stable.addr),
+                    (cluster::CANARY, canary.addr),
+                ],
             ),
         )?;
         let proxy = DevProxy::start(bins, &ecds, &clusters)?;
@@ -124,21 +127,23 @@ impl CanaryScenario {
         scenario
             .prometheus
             .wait_for_value(&traffic, Duration::from_secs(30), |v| v > 0.0)
-            .map_err(|err| {
-                E2eError::Protocol {
-                    what: "waiting for scraped traffic".into(),
-                    why: format!(
-                        "{err}\n--- dev proxy stderr ---\n{}\n--- loadgen stderr ---\n{}",
-                        scenario.proxy.process.stderr_tail(20),
-                        scenario.loadgen.stderr_tail(20)
-                    ),
-                }
+            .map_err(|err| E2eError::Protocol {
+                what: "waiting for scraped traffic".into(),
+                why: format!(
+                    "{err}\n--- dev proxy stderr ---\n{}\n--- loadgen stderr ---\n{}",
+                    scenario.proxy.process.stderr_tail(20),
+                    scenario.loadgen.stderr_tail(20)
+                ),
             })?;
         Ok(scenario)
     }
 
     /// Writes the Rollout spec (`rollout.yaml` in the scenario dir) and returns its path.
-    pub fn write_spec(&self, steps: &[(f64, &str)], gates: &[GateSpec]) -> Result<PathBuf, E2eError> {
+    pub fn write_spec(
+        &self,
+        steps: &[(f64, &str)],
+        gates: &[GateSpec],
+    ) -> Result<PathBuf, E2eError> {
         let spec = self.dir.path().join("rollout.yaml");
         let paths = RolloutPaths {
             base_config: &self.base_config,

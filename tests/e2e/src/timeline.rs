@@ -230,7 +230,8 @@ mod tests {
             json!({"metric": {"variant": "stable"}, "values": [[2.0, "180"]]}),
         ];
         let errors = vec![json!({"metric": {"variant": "canary"}, "values": [[4.0, "2.6"]]})];
-        let p99 = vec![json!({"metric": {"variant": "canary"}, "values": [[4.0, "12.5"], [2.0, "NaN"]]})];
+        let p99 =
+            vec![json!({"metric": {"variant": "canary"}, "values": [[4.0, "12.5"], [2.0, "NaN"]]})];
         let samples = variant_samples(&responses, &errors, &p99, 0);
         assert_eq!(samples.len(), 3);
         let last = samples

@@ -25,7 +25,12 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
     let scenario = CanaryScenario::start(&bins, &prometheus, canary, 150.0)?;
     let spec = scenario.write_spec(
         &[(10.0, "30s"), (50.0, "30s"), (100.0, "")],
-        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "5s")],
+        &[GateSpec::template(
+            "error-rate",
+            "error_rate",
+            "< 0.02",
+            "5s",
+        )],
     )?;
     let mut controller = Controller::start(&bins, &spec)?;
 
@@ -33,9 +38,11 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
     // its weight reaches the filter.
     let breach = scenario
         .watcher
-        .wait_for("canary weight > 0 in the filter", Duration::from_secs(30), |w| {
-            w.canary_bp > 0
-        })
+        .wait_for(
+            "canary weight > 0 in the filter",
+            Duration::from_secs(30),
+            |w| w.canary_bp > 0,
+        )
         .map_err(|e| controller.process.failure("first push", &e.to_string()))?;
     let rollback = scenario.watcher.wait_for(
         "canary weight back to 0 in the filter",
@@ -57,7 +64,10 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
         scenario.diagnostics()
     );
     assert_eq!(result["result"], "rolled_back");
-    assert_eq!(result["reason"]["gate"], "error-rate", "reason names the gate: {result}");
+    assert_eq!(
+        result["reason"]["gate"], "error-rate",
+        "reason names the gate: {result}"
+    );
     assert!(
         result["reason"]["value"].as_f64().is_some_and(|v| v > 0.02),
         "reason carries the measured error rate: {result}"

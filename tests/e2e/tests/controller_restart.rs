@@ -16,11 +16,15 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
         env!("CARGO_BIN_EXE_model-server"),
         env!("CARGO_BIN_EXE_loadgen"),
     )?;
-    let scenario =
-        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
+    let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let spec = scenario.write_spec(
         &[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")],
-        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "4s")],
+        &[GateSpec::template(
+            "error-rate",
+            "error_rate",
+            "< 0.02",
+            "4s",
+        )],
     )?;
     let mut first = Controller::start(&bins, &spec)?;
     first.wait_event("push of 25 %", Duration::from_secs(30), |e| {
@@ -31,7 +35,10 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
         what: format!("reading the state file {}", scenario.state.display()),
         source,
     })?;
-    assert!(state.contains("2500"), "state persisted the 25 % step: {state}");
+    assert!(
+        state.contains("2500"),
+        "state persisted the 25 % step: {state}"
+    );
 
     let mut second = Controller::start(&bins, &spec)?;
     let (code, result) = second.wait_result(Duration::from_secs(60))?;
@@ -47,7 +54,10 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
         .into_iter()
         .filter(|e| is_pushed(e, 1000))
         .collect();
-    assert!(replayed.is_empty(), "the restart re-played 10 %: {replayed:?}");
+    assert!(
+        replayed.is_empty(),
+        "the restart re-played 10 %: {replayed:?}"
+    );
     scenario.watcher.wait_for(
         "canary at 10000 bp in the filter",
         Duration::from_secs(5),

@@ -15,8 +15,7 @@ fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
         env!("CARGO_BIN_EXE_model-server"),
         env!("CARGO_BIN_EXE_loadgen"),
     )?;
-    let scenario =
-        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
+    let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let mut compare = GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s");
     compare.compare = true;
     let spec = scenario.write_spec(
@@ -48,13 +47,20 @@ fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
         .iter()
         .map(|c| c.canary_bp)
         .collect();
-    assert_eq!(served, vec![0, 1000, 5000, 10_000], "weights the filter served, in order");
+    assert_eq!(
+        served,
+        vec![0, 1000, 5000, 10_000],
+        "weights the filter served, in order"
+    );
     let events = controller.events();
     let passed = events
         .iter()
         .filter(|e| e["event"] == "gate_checked" && e["verdict"]["outcome"] == "pass")
         .count();
-    assert!(passed >= 6, "every gate passed at both paused steps: {passed} passes");
+    assert!(
+        passed >= 6,
+        "every gate passed at both paused steps: {passed} passes"
+    );
     assert!(events.iter().any(|e| is_pushed(e, 10_000)));
     Ok(())
 }

@@ -20,7 +20,12 @@ fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
         CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let spec = scenario.write_spec(
         &[(10.0, "4s"), (50.0, "8s"), (100.0, "")],
-        &[GateSpec::template("error-rate", "error_rate", "< 0.02", "4s")],
+        &[GateSpec::template(
+            "error-rate",
+            "error_rate",
+            "< 0.02",
+            "4s",
+        )],
     )?;
     let mut controller = Controller::start(&bins, &spec)?;
     // Healthy data moves the rollout to its second step; then the metrics source disappears.

@@ -37,7 +37,9 @@ fn slow_canary_is_rolled_back_by_the_latency_gate() -> Result<(), E2eError> {
     );
     assert_eq!(result["reason"]["gate"], "p99", "{result}");
     assert!(
-        result["reason"]["value"].as_f64().is_some_and(|v| v >= 250.0),
+        result["reason"]["value"]
+            .as_f64()
+            .is_some_and(|v| v >= 250.0),
         "the measured p99 is over the threshold: {result}"
     );
     scenario.watcher.wait_for(

@@ -60,7 +60,10 @@ fn range(args: &TimelineArgs, promql: &str) -> anyhow::Result<Vec<Value>> {
         "Prometheus range query failed: {}",
         parsed["error"]
     );
-    Ok(parsed["data"]["result"].as_array().cloned().unwrap_or_default())
+    Ok(parsed["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn gate(text: &str) -> anyhow::Result<GateThreshold> {
@@ -84,18 +87,22 @@ fn gate(text: &str) -> anyhow::Result<GateThreshold> {
 pub fn run(args: TimelineArgs) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     for path in &args.events {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        lines.extend(text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()));
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        lines.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
     }
     let mut breaches = Vec::new();
     for path in &args.watch {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let v: Value = serde_json::from_str(&text)?;
         breaches.extend(v["breach_at_ms"].as_u64());
     }
-    let (weights, decisions) = weights_and_decisions(&lines, args.start_ms, breaches.first().copied());
+    let (weights, decisions) =
+        weights_and_decisions(&lines, args.start_ms, breaches.first().copied());
     let sel = format!("experiment=\"{}\"", args.experiment);
     // Counts per step: the per-second rate over a window of at least four scrapes, times the
     // step. (`increase` over a window as short as the step often holds a single sample.)
@@ -115,7 +122,9 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<()> {
     )?;
     let comparisons = range(
         &args,
-        &format!("sum by (result) (rate(rollgate_shadow_comparisons_total{{{sel}}}[{w}])) * {step}"),
+        &format!(
+            "sum by (result) (rate(rollgate_shadow_comparisons_total{{{sel}}}[{w}])) * {step}"
+        ),
     )?;
     let ab: Option<AbSummary> = match &args.ab {
         Some(path) => Some(
@@ -136,7 +145,11 @@ pub fn run(args: TimelineArgs) -> anyhow::Result<()> {
         started_at: None,
         samples: variant_samples(&responses, &errors, &p99, args.start_ms),
         weights,
-        gates: args.gates.iter().map(|g| gate(g)).collect::<Result<_, _>>()?,
+        gates: args
+            .gates
+            .iter()
+            .map(|g| gate(g))
+            .collect::<Result<_, _>>()?,
         decisions,
         shadow: shadow_samples(&comparisons, args.start_ms),
         ab,

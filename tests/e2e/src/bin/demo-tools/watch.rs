@@ -183,10 +183,16 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
     );
     loop {
         followed.read(&args.events);
-        if let (Some(at), Some(admin), None) = (args.inject_at_bp, args.inject_admin, injected_at_ms) {
+        if let (Some(at), Some(admin), None) =
+            (args.inject_at_bp, args.inject_admin, injected_at_ms)
+        {
             if followed.max_pushed_bp >= at {
-                http_post(admin, "/admin/error-rate", &args.inject_error_rate.to_string())
-                    .context("breaking the canary through its admin endpoint")?;
+                http_post(
+                    admin,
+                    "/admin/error-rate",
+                    &args.inject_error_rate.to_string(),
+                )
+                .context("breaking the canary through its admin endpoint")?;
                 injected_at_ms = Some(unix_ms());
                 println!(
                     ">>> canary weight reached {:.0} %: canary v2 now fails {:.0} % of its requests (breach)",
@@ -237,7 +243,8 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
             if injected_at_ms.is_some() && rollback_seen_at_ms.is_none() {
                 // The rollback push is confirmed before the dev proxy's next file poll: wait
                 // (bounded) until the filter serves it.
-                rollback_seen_at_ms = wait_canary_zero(args.proxy_admin, exp, Duration::from_secs(5));
+                rollback_seen_at_ms =
+                    wait_canary_zero(args.proxy_admin, exp, Duration::from_secs(5));
             }
             let breach_to_rollback_s = match (injected_at_ms, rollback_seen_at_ms) {
                 (Some(b), Some(r)) => Some(r.saturating_sub(b) as f64 / 1000.0),
