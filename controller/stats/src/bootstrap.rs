@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::error::{alpha_from_confidence, StatsError};
+use crate::error::{alpha_from_confidence, check_sample, StatsError};
 
 /// The statistic compared between the groups.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -55,22 +55,6 @@ fn statistic_of(values: &mut [f64], statistic: BootstrapStatistic) -> f64 {
     }
 }
 
-fn check(values: &[f64], field: &str) -> Result<(), StatsError> {
-    if values.is_empty() {
-        return Err(StatsError::invalid(
-            field,
-            "must contain at least one value",
-        ));
-    }
-    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
-        return Err(StatsError::invalid(
-            format!("{field}[{i}]"),
-            "must be a finite number",
-        ));
-    }
-    Ok(())
-}
-
 /// Percentile bootstrap CI of statistic(treatment) - statistic(control), resampling each group
 /// with replacement `resamples` times from a ChaCha8 stream seeded with `seed`.
 pub fn bootstrap_difference(
@@ -82,8 +66,8 @@ pub fn bootstrap_difference(
     seed: u64,
 ) -> Result<BootstrapResult, StatsError> {
     let alpha = alpha_from_confidence(confidence)?;
-    check(control, "control.values")?;
-    check(treatment, "treatment.values")?;
+    check_sample(control, "control.values")?;
+    check_sample(treatment, "treatment.values")?;
     if let BootstrapStatistic::Quantile(q) = statistic {
         if !(0.0..=1.0).contains(&q) {
             return Err(StatsError::invalid(

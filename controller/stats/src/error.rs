@@ -76,3 +76,20 @@ pub fn check_probability(field: &str, value: f64) -> Result<f64, StatsError> {
         ))
     }
 }
+
+/// Checks that a sample is non-empty and finite; errors name `field` (or `field[i]`).
+pub fn check_sample(values: &[f64], field: &str) -> Result<(), StatsError> {
+    if values.is_empty() {
+        return Err(StatsError::invalid(
+            field,
+            "must contain at least one value",
+        ));
+    }
+    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+        return Err(StatsError::invalid(
+            format!("{field}[{i}]"),
+            "must be a finite number (no NaN or infinity)",
+        ));
+    }
+    Ok(())
+}

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::dist::normal_sf;
-use crate::error::StatsError;
+use crate::error::{check_sample, StatsError};
 
 /// How the p-value is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,22 +72,6 @@ fn pooled_ranks(control: &[f64], treatment: &[f64]) -> PooledRanks {
         treatment_rank_sum,
         tie_sizes,
     }
-}
-
-fn check_sample(values: &[f64], field: &str) -> Result<(), StatsError> {
-    if values.is_empty() {
-        return Err(StatsError::invalid(
-            field,
-            "must contain at least one value",
-        ));
-    }
-    if let Some(i) = values.iter().position(|x| !x.is_finite()) {
-        return Err(StatsError::invalid(
-            format!("{field}[{i}]"),
-            "must be a finite number (no NaN or infinity)",
-        ));
-    }
-    Ok(())
 }
 
 /// Two-sided Mann-Whitney U test of treatment against control at significance `alpha`.
