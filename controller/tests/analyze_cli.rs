@@ -255,3 +255,48 @@ fn sample_size_and_bandit_commands() {
         assert!(control >= 200 && treatment > control, "{algorithm}: {v}");
     }
 }
+
+#[test]
+fn bandit_pushes_weights_through_the_rollout_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "filter.json",
+        r#"{"version":1,"experiments":[{"id":"rank-ab","kind":"ab","salt":"rank-ab","variants":[
+            {"name":"control","cluster":"c","weight":5000},{"name":"treatment","cluster":"t","weight":5000}]}]}"#,
+    );
+    write(
+        "rollout.yaml",
+        "apiVersion: rollgate.dev/v1\nkind: Rollout\nmetadata: { name: rank, namespace: ml }\n\
+         spec:\n  experiment: rank-ab\n  stable: control\n  canary: treatment\n  \
+         base_config: filter.json\n  sink:\n    ecds_file: { path: ecds.yaml, name: rollgate }\n  \
+         prometheus: { url: http://127.0.0.1:9090 }\n  state_file: state.json\n",
+    );
+    write(
+        "arms.json",
+        r#"{"arms":[{"name":"control","successes":50,"total":1000},{"name":"treatment","successes":80,"total":1000}]}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rollgate"))
+        .current_dir(dir.path())
+        .args([
+            "bandit",
+            "--input",
+            "arms.json",
+            "--algorithm",
+            "ucb1",
+            "--rollout",
+            "rollout.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ecds = std::fs::read_to_string(dir.path().join("ecds.yaml")).unwrap();
+    assert!(
+        ecds.contains(r#"{"name":"control","cluster":"c","weight":100},{"name":"treatment","cluster":"t","weight":9900}"#),
+        "{ecds}"
+    );
+}
