@@ -55,6 +55,7 @@ fn sequential_test_survives_peeking_where_naive_test_does_not() {
     }
     let naive_rate = naive_hits as f64 / SIMS as f64;
     let sequential_rate = sequential_hits as f64 / SIMS as f64;
+    eprintln!("A/A with peeking: naive FPR {naive_rate}, sequential FPR {sequential_rate}");
     assert!(sequential_rate <= ALPHA, "sequential FPR {sequential_rate}");
     assert!(
         naive_rate > 2.0 * ALPHA,
