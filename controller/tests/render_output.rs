@@ -6,13 +6,8 @@ use run_support::*;
 
 #[test]
 fn render_matches_the_ecds_file_before_and_after_a_run() {
-    let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("100ms"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "100ms", 1);
+    let spec = fx.spec_arg();
 
     let before = run_to_end(&["render", spec]);
     assert_eq!(before.status.code(), Some(0), "{}", describe(&before));

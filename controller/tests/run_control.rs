@@ -9,21 +9,10 @@ use std::time::Duration;
 
 #[test]
 fn pause_stops_the_run_with_code_4_and_resume_continues_to_promotion() {
-    let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("600ms"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
-    let child = rollgate(&["run", spec, "--tick", "50ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    wait_for("the first step to be live", || {
-        state_json(&fx.state).is_some_and(|s| s["applied_canary_bp"] == 1_000)
-    });
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "600ms", 1);
+    let spec = fx.spec_arg();
+    let child = spawn_run(&fx);
+    wait_for_applied(&fx, 1_000);
     let paused = run_to_end(&["pause", spec]);
     assert_eq!(paused.status.code(), Some(0), "{}", describe(&paused));
     let output = wait_with_deadline(child, Duration::from_secs(20));
@@ -54,21 +43,10 @@ fn pause_stops_the_run_with_code_4_and_resume_continues_to_promotion() {
 
 #[test]
 fn abort_rolls_a_running_rollout_back_at_once() {
-    let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("30s"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
-    let child = rollgate(&["run", spec, "--tick", "50ms"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    wait_for("the first step to be live", || {
-        state_json(&fx.state).is_some_and(|s| s["applied_canary_bp"] == 1_000)
-    });
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "30s", 1);
+    let spec = fx.spec_arg();
+    let child = spawn_run(&fx);
+    wait_for_applied(&fx, 1_000);
     assert_eq!(run_to_end(&["abort", spec]).status.code(), Some(0));
     let output = wait_with_deadline(child, Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
@@ -114,7 +92,7 @@ fn invalid_specs_exit_2_naming_the_field() {
         let text = std::fs::read_to_string(&fx.spec).expect("spec");
         assert!(text.contains(from), "fixture has {from}");
         std::fs::write(&fx.spec, text.replace(from, to)).expect("write");
-        let spec = fx.spec.to_str().expect("utf-8 path");
+        let spec = fx.spec_arg();
         for command in ["run", "render"] {
             let output = run_to_end(&[command, spec]);
             assert_eq!(
@@ -140,13 +118,8 @@ fn invalid_specs_exit_2_naming_the_field() {
 #[test]
 fn the_controller_serves_its_own_metrics() {
     use std::io::{BufRead, BufReader, Read, Write};
-    let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("30s"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "30s", 1);
+    let spec = fx.spec_arg();
     let mut child = rollgate(&[
         "run",
         spec,

@@ -9,13 +9,8 @@ use std::process::Stdio;
 
 #[test]
 fn bad_canary_is_rolled_back_with_weight_zero_written_and_the_reason_printed() {
-    let prometheus = FakePrometheus::rates(0.2, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("300ms"),
-        &error_rate_gate(2, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.2, 0.0), "300ms", 2);
+    let spec = fx.spec_arg();
     let output = run_to_end(&["run", spec, "--tick", "50ms"]);
     assert_eq!(output.status.code(), Some(3), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -49,13 +44,8 @@ fn bad_canary_is_rolled_back_with_weight_zero_written_and_the_reason_printed() {
 
 #[test]
 fn good_canary_is_promoted_to_full_traffic() {
-    let prometheus = FakePrometheus::rates(0.001, 0.001);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("200ms"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (prometheus, fx) = scenario(FakePrometheus::rates(0.001, 0.001), "200ms", 1);
+    let spec = fx.spec_arg();
     let output = run_to_end(&["run", spec, "--tick", "50ms", "--output", "json"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     assert_eq!(ecds_canary(&fx.ecds), Some((10_000, "3".to_string())));
@@ -87,13 +77,12 @@ fn good_canary_is_promoted_to_full_traffic() {
 #[test]
 fn prometheus_down_in_the_middle_pauses_and_never_promotes() {
     // Healthy answers for the first two queries, then an outage.
-    let prometheus = FakePrometheus::start(|_, index| if index < 2 { Some(0.0) } else { None });
-    let fx = fixture(
-        &prometheus.url,
-        &steps("300ms"),
-        &error_rate_gate(2, "inconclusive"),
+    let (_prometheus, fx) = scenario(
+        FakePrometheus::start(|_, index| if index < 2 { Some(0.0) } else { None }),
+        "300ms",
+        2,
     );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let spec = fx.spec_arg();
     let output = run_to_end(&["run", spec, "--tick", "50ms"]);
     assert_eq!(output.status.code(), Some(4), "{}", describe(&output));
     let (weight, _) = ecds_canary(&fx.ecds).expect("ECDS written");
@@ -109,21 +98,14 @@ fn prometheus_down_in_the_middle_pauses_and_never_promotes() {
 
 #[test]
 fn sigkill_mid_rollout_then_rerun_resumes_and_never_replays_a_weight() {
-    let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("700ms"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "700ms", 1);
+    let spec = fx.spec_arg();
     let mut child = rollgate(&["run", spec, "--tick", "50ms"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    wait_for("the second step to be live", || {
-        state_json(&fx.state).is_some_and(|s| s["applied_canary_bp"] == 5_000)
-    });
+    wait_for_applied(&fx, 5_000);
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let killed_at = state_json(&fx.state).expect("state");
@@ -151,13 +133,8 @@ fn sigkill_mid_rollout_then_rerun_resumes_and_never_replays_a_weight() {
 
 #[test]
 fn a_finished_rollout_run_again_reports_the_same_result() {
-    let prometheus = FakePrometheus::rates(0.2, 0.0);
-    let fx = fixture(
-        &prometheus.url,
-        &steps("200ms"),
-        &error_rate_gate(1, "inconclusive"),
-    );
-    let spec = fx.spec.to_str().expect("utf-8 path");
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.2, 0.0), "200ms", 1);
+    let spec = fx.spec_arg();
     assert_eq!(
         run_to_end(&["run", spec, "--tick", "50ms"]).status.code(),
         Some(3)

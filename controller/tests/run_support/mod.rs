@@ -115,6 +115,44 @@ pub fn fixture(prometheus_url: &str, steps: &str, gates: &str) -> Fixture {
     }
 }
 
+impl Fixture {
+    /// The spec's path as text, for command lines.
+    pub fn spec_arg(&self) -> &str {
+        self.spec.to_str().expect("utf-8 temp path")
+    }
+}
+
+/// The usual scenario: `prometheus`, steps 10 % / 50 % / 100 % with `pause` each, and one
+/// error-rate gate with `failure_limit` and `no_data: inconclusive`.
+pub fn scenario(
+    prometheus: FakePrometheus,
+    pause: &str,
+    failure_limit: u32,
+) -> (FakePrometheus, Fixture) {
+    let fx = fixture(
+        &prometheus.url,
+        &steps(pause),
+        &error_rate_gate(failure_limit, "inconclusive"),
+    );
+    (prometheus, fx)
+}
+
+/// Starts `rollgate run SPEC --tick 50ms` in the background, output captured.
+pub fn spawn_run(fx: &Fixture) -> Child {
+    rollgate(&["run", fx.spec_arg(), "--tick", "50ms"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rollgate run")
+}
+
+/// Waits until the persisted state says the sink holds `canary_bp`.
+pub fn wait_for_applied(fx: &Fixture, canary_bp: u64) {
+    wait_for(&format!("canary {canary_bp} bp to be live"), || {
+        state_json(&fx.state).is_some_and(|s| s["applied_canary_bp"] == canary_bp)
+    });
+}
+
 /// Short steps: 10 % for `pause`, 50 % for `pause`, then 100 %.
 pub fn steps(pause: &str) -> String {
     format!("    - {{ weight: 10, pause: {pause} }}\n    - {{ weight: 50, pause: {pause} }}\n    - {{ weight: 100 }}")

@@ -42,16 +42,20 @@ mod tests {
         FilterConfig::from_json(json.as_bytes()).expect("valid")
     }
 
-    #[test]
-    fn push_writes_the_ecds_file_with_its_version() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sink = EcdsFileSink {
-            path: dir.path().join("ecds.yaml"),
+    fn sink_in(dir: &std::path::Path) -> EcdsFileSink {
+        EcdsFileSink {
+            path: dir.join("ecds.yaml"),
             target: EcdsTarget {
                 name: "rollgate".into(),
                 wasm_filename: "/w.wasm".into(),
             },
-        };
+        }
+    }
+
+    #[test]
+    fn push_writes_the_ecds_file_with_its_version() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sink = sink_in(dir.path());
         sink.push(&config(500), 3).expect("pushes");
         let text = std::fs::read_to_string(&sink.path).expect("written");
         assert_eq!(text, sink.render(&config(500), 3).expect("renders"));
@@ -64,13 +68,7 @@ mod tests {
     #[test]
     fn a_config_the_filter_refuses_never_reaches_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let sink = EcdsFileSink {
-            path: dir.path().join("ecds.yaml"),
-            target: EcdsTarget {
-                name: "rollgate".into(),
-                wasm_filename: "/w.wasm".into(),
-            },
-        };
+        let sink = sink_in(dir.path());
         let mut bad = config(500);
         bad.experiments[0].variants[0].weight = 1;
         assert!(sink.push(&bad, 1).is_err());
