@@ -3,27 +3,26 @@
 //! the rules' unit tests (`rules_test.yml`). When `promtool` is missing those checks say so
 //! loudly and skip (`make test` installs it).
 
+use rollgate_filter::metrics;
 use rollgate_rollout::gates::BuiltinTemplate;
 use serde_yaml::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The filter's metrics as PromQL reads them (METRICS.md), and which of them are histograms.
+/// The filter's metrics as PromQL reads them (METRICS.md, `rollgate_filter::metrics`).
 const FILTER_COUNTERS: [&str; 8] = [
-    "rollgate_requests_total",
-    "rollgate_exposures_total",
-    "rollgate_responses_total",
-    "rollgate_shadow_requests_total",
-    "rollgate_shadow_responses_total",
-    "rollgate_shadow_comparisons_total",
-    "rollgate_guard_tripped_total",
-    "rollgate_config_rejected_total",
+    metrics::REQUESTS_TOTAL,
+    metrics::EXPOSURES_TOTAL,
+    metrics::RESPONSES_TOTAL,
+    metrics::SHADOW_REQUESTS_TOTAL,
+    metrics::SHADOW_RESPONSES_TOTAL,
+    metrics::SHADOW_COMPARISONS_TOTAL,
+    metrics::GUARD_TRIPPED_TOTAL,
+    metrics::CONFIG_REJECTED_TOTAL,
 ];
-const FILTER_HISTOGRAMS: [&str; 2] = [
-    "rollgate_request_duration_ms",
-    "rollgate_shadow_duration_ms",
-];
+/// The filter's histograms; Prometheus reads them as `_bucket`, `_sum` and `_count`.
+const FILTER_HISTOGRAMS: [&str; 2] = [metrics::REQUEST_DURATION_MS, metrics::SHADOW_DURATION_MS];
 
 fn prometheus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/prometheus")

@@ -9,6 +9,8 @@ use rollgate_filter::config::{
     CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, MissingUnit, ShadowConfig,
     UnitKind, UnitSource, Variant,
 };
+use rollgate_filter::ecds::{parse_plugin_config_file, render_ecds, EcdsTarget};
+use rollgate_filter::metrics::{self, stat_name};
 use serde::Deserialize;
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -433,6 +435,48 @@ fn ecds_example_carries_the_rendered_filter_config() {
     let config = FilterConfig::from_json(json.as_bytes())
         .unwrap_or_else(|err| panic!("envoy/ecds.yaml: the filter refuses its config: {err}"));
     assert_eq!(config, expected_filter_config(&values, Flavor::Envoy));
+}
+
+/// Whether every key of `part` is in `whole` with an equal value (lists element by element).
+fn contains(whole: &Value, part: &Value) -> bool {
+    match (whole, part) {
+        (Value::Mapping(w), Value::Mapping(p)) => p
+            .iter()
+            .all(|(k, v)| w.get(k).is_some_and(|wv| contains(wv, v))),
+        (Value::Sequence(w), Value::Sequence(p)) => {
+            w.len() == p.len() && w.iter().zip(p).all(|(a, b)| contains(a, b))
+        }
+        _ => whole == part,
+    }
+}
+
+#[test]
+fn ecds_example_has_the_shape_the_controller_writes() {
+    let values = values();
+    let target = EcdsTarget {
+        name: values.wasm.plugin_name.clone(),
+        wasm_filename: values.wasm.envoy_filename.clone(),
+    };
+    let config = expected_filter_config(&values, Flavor::Envoy);
+    let written = render_ecds(&target, 1, &config).expect("the controller renders the values");
+    let written: Value = serde_yaml::from_str(&written).expect("rendered ECDS is YAML");
+    let mut example = single_document("envoy/ecds.yaml");
+    // The JSON text may differ in spacing: compare it as a config, the rest as YAML.
+    let path = "resources/0/typed_config/config/configuration/value";
+    let json = text(&example, path).to_string();
+    assert_eq!(
+        FilterConfig::from_json(json.as_bytes()).expect("valid"),
+        config
+    );
+    example["resources"][0]["typed_config"]["config"]["configuration"]["value"] =
+        at(&written, path).clone();
+    assert!(
+        contains(&example, &written),
+        "envoy/ecds.yaml lacks or changes a field the controller writes:\nexample: {example:?}\nwritten: {written:?}"
+    );
+    let read = parse_plugin_config_file(&read("envoy/ecds.yaml")).expect("the filter reads it");
+    assert_eq!(read.version_info.as_deref(), Some("1"));
+    assert_eq!(read.config_json, json);
 }
 
 /// The HTTP filters of the bootstrap's only listener.
