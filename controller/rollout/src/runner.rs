@@ -88,6 +88,7 @@ pub async fn run<Q: QuerySource>(
             state
         }
     };
+    let mut saved = state.clone();
     loop {
         let mut inputs = VecDeque::new();
         if let Some(request) = sink.read_control().await? {
@@ -99,7 +100,12 @@ pub async fn run<Q: QuerySource>(
         while let Some(input) = inputs.pop_front() {
             let (next, actions) = engine::step(&rollout.plan, state, input, clock());
             state = next;
-            sink.save_state(rollout, &state).await?;
+            // Persist every change before acting on it; a tick that changed nothing but the
+            // clock is not written (no file rewrite or API call per tick).
+            if changed(&saved, &state) {
+                sink.save_state(rollout, &state).await?;
+                saved = state.clone();
+            }
             for action in actions {
                 match action {
                     Action::PushWeight { canary_bp, version } => {
@@ -131,6 +137,13 @@ pub async fn run<Q: QuerySource>(
     }
 }
 
+/// True when `now` differs from `saved` in anything but `updated_at_ms`.
+fn changed(saved: &RolloutState, now: &RolloutState) -> bool {
+    let mut same_clock = now.clone();
+    same_clock.updated_at_ms = saved.updated_at_ms;
+    same_clock != *saved
+}
+
 /// Time to the next deadline (gate check or end of pause), at most `tick`, at least 10 ms.
 fn wait(state: &RolloutState, now: UnixMillis, tick: Duration) -> Duration {
     let tick_ms = u64::try_from(tick.as_millis()).unwrap_or(u64::MAX);
@@ -141,4 +154,43 @@ fn wait(state: &RolloutState, now: UnixMillis, tick: Duration) -> Duration {
         .min()
         .unwrap_or(tick_ms);
     Duration::from_millis(due.clamp(10, tick_ms.max(10)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_changes_count() {
+        let saved = RolloutState::new("r", 1);
+        let mut later = saved.clone();
+        later.updated_at_ms = 99;
+        assert!(!changed(&saved, &later), "clock only");
+        later.step = 1;
+        assert!(changed(&saved, &later));
+        let mut same_ms = saved.clone();
+        same_ms.pending_push = Some(100);
+        assert!(
+            changed(&saved, &same_ms),
+            "a change within the same millisecond still counts"
+        );
+    }
+
+    #[test]
+    fn waits_until_the_next_deadline_within_the_tick() {
+        let mut state = RolloutState::new("r", 0);
+        let tick = Duration::from_secs(1);
+        assert_eq!(wait(&state, 0, tick), tick);
+        state.next_check_ms = Some(250);
+        state.pause_until_ms = Some(400);
+        assert_eq!(wait(&state, 100, tick), Duration::from_millis(150));
+        assert_eq!(
+            wait(&state, 500, tick),
+            Duration::from_millis(10),
+            "overdue: poll soon"
+        );
+        state.next_check_ms = Some(10_000);
+        state.pause_until_ms = None;
+        assert_eq!(wait(&state, 0, tick), tick);
+    }
 }
