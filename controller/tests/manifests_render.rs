@@ -341,7 +341,12 @@ fn values_file_is_self_consistent() {
     }
     assert_eq!(
         values.stat_tags,
-        ["experiment", "variant", "class", "result"]
+        [
+            metrics::LABEL_EXPERIMENT,
+            metrics::LABEL_VARIANT,
+            metrics::LABEL_CLASS,
+            metrics::LABEL_RESULT
+        ]
     );
 }
 
@@ -617,6 +622,31 @@ fn envoy_bootstrap_routes_by_cluster_header_to_the_values_clusters() {
     assert_eq!(
         tags, expected_tags,
         "Istio's extraStatTags regexes, one per tag"
+    );
+    for tag in &values.stat_tags {
+        // What each regex captures is exactly how the filter writes that label.
+        let name = stat_name(metrics::REQUESTS_TOTAL, &[(tag.as_str(), "v")]);
+        assert!(
+            name.contains(&format!("{tag}=.=v;.;")),
+            "{tag}: the filter writes {name}"
+        );
+    }
+
+    let buckets: Vec<&str> = list(&bootstrap, "stats_config/histogram_bucket_settings")
+        .iter()
+        .map(|b| text(b, "match/suffix"))
+        .collect();
+    assert_eq!(
+        buckets,
+        [metrics::REQUEST_DURATION_MS, metrics::SHADOW_DURATION_MS]
+    );
+    let labelled = stat_name(
+        metrics::REQUEST_DURATION_MS,
+        &[("experiment", "e"), ("variant", "v")],
+    );
+    assert!(
+        labelled.ends_with(buckets[0]),
+        "labels come first, so a suffix matches: {labelled}"
     );
 }
 
