@@ -57,6 +57,16 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
         took.as_secs_f64()
     );
 
+    // Keep the measurement for the README (target/e2e/bad_canary.json).
+    let out = rollgate_e2e::paths::workspace_root().join("target/e2e");
+    if std::fs::create_dir_all(&out).is_ok() {
+        let record = serde_json::json!({
+            "breach_to_rollback_s": took.as_secs_f64(),
+            "gate_interval_s": GATE_INTERVAL.as_secs_f64(),
+            "scrape_interval_s": SCRAPE.as_secs_f64(),
+        });
+        let _ = std::fs::write(out.join("bad_canary.json"), record.to_string());
+    }
     assert_eq!(
         code,
         exit::ROLLED_BACK,
