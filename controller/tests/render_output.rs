@@ -67,3 +67,32 @@ fn render_of_a_kubernetes_sink_prints_the_wasm_plugin_fields() {
         "fraud-v2"
     );
 }
+
+#[test]
+fn the_stdout_sink_prints_each_push_and_render_prints_the_config() {
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "100ms", 1);
+    let text = std::fs::read_to_string(&fx.spec).expect("spec");
+    let text = text.replace(
+        "ecds_file: { path: out/ecds.yaml, name: rollgate }",
+        "stdout: {}",
+    );
+    std::fs::write(&fx.spec, text).expect("write");
+    let output = run_to_end(&["run", fx.spec_arg(), "--tick", "50ms", "--output", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let pushes: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["sink"] == "stdout")
+        .collect();
+    let weights: Vec<u64> = pushes
+        .iter()
+        .filter_map(|p| p["config"]["experiments"][0]["variants"][1]["weight"].as_u64())
+        .collect();
+    assert_eq!(weights, vec![1_000, 5_000, 10_000]);
+    assert!(!fx.ecds.exists());
+
+    let rendered = run_to_end(&["render", fx.spec_arg()]);
+    let config: serde_json::Value =
+        serde_json::from_slice(&rendered.stdout).expect("render prints the config JSON only");
+    assert_eq!(config["experiments"][0]["variants"][1]["weight"], 10_000);
+}

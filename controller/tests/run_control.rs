@@ -172,3 +172,26 @@ fn the_controller_serves_its_own_metrics() {
     let output = wait_with_deadline(child, Duration::from_secs(10));
     assert_eq!(output.status.code(), Some(3));
 }
+
+#[test]
+fn a_held_run_waits_while_paused_and_resumes_on_request() {
+    let (_prometheus, fx) = scenario(FakePrometheus::rates(0.0, 0.0), "300ms", 1);
+    let spec = fx.spec_arg();
+    let child = rollgate(&["run", spec, "--tick", "50ms", "--hold"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for_applied(&fx, 1_000);
+    assert_eq!(run_to_end(&["pause", spec]).status.code(), Some(0));
+    wait_for("the run to pause", || {
+        state_json(&fx.state).is_some_and(|s| s["phase"] == "paused")
+    });
+    assert_eq!(run_to_end(&["resume", spec]).status.code(), Some(0));
+    let output = wait_with_deadline(child, Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let state = state_json(&fx.state).expect("state");
+    assert_eq!(events(&state, "paused").len(), 1);
+    assert_eq!(events(&state, "resumed").len(), 1);
+    assert_eq!(ecds_canary(&fx.ecds).map(|(w, _)| w), Some(10_000));
+}
