@@ -3,6 +3,7 @@
 
 use crate::error::ReportError;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
 
 /// Size of every chart, in SVG user units (the HTML scales it to the page width).
@@ -140,14 +141,18 @@ fn draw_into(spec: &TimeChart<'_>, svg: &mut String) -> Result<(), String> {
             // Stagger labels on three rows so close decisions stay readable.
             let row = (index % 3) as f64;
             let y = y1 - (y1 - y0) * (0.012 + 0.08 * row);
+            // Labels near the right edge go left of their line so they are not cut off.
+            let near_end = marker.t_s > spec.x_end * 0.88;
+            let (h_pos, label) = if near_end {
+                (HPos::Right, format!("{} ", marker.label))
+            } else {
+                (HPos::Left, format!(" {}", marker.label))
+            };
             let font = ("sans-serif", 16, FontStyle::Bold)
                 .into_font()
                 .color(&marker.color)
-                .pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Left,
-                    plotters::style::text_anchor::VPos::Top,
-                ));
-            let text = Text::new(format!(" {}", marker.label), (marker.t_s, y), font);
+                .pos(Pos::new(h_pos, VPos::Top));
+            let text = Text::new(label, (marker.t_s, y), font);
             chart
                 .draw_series(std::iter::once(text))
                 .map_err(|x| e(&x))?;
