@@ -4,7 +4,7 @@ use super::atomic::write_atomic;
 use crate::error::RolloutError;
 use rollgate_filter::config::FilterConfig;
 use rollgate_filter::ecds::{render_ecds, EcdsTarget};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Writes the ECDS file Envoy watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,18 @@ pub struct EcdsFileSink {
 }
 
 impl EcdsFileSink {
+    /// A writer of `path` for extension config `name` running `wasm_filename` (the fields
+    /// of [`crate::spec::SinkTarget::EcdsFile`]).
+    pub fn new(path: &Path, name: &str, wasm_filename: &str) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            target: EcdsTarget {
+                name: name.to_string(),
+                wasm_filename: wasm_filename.to_string(),
+            },
+        }
+    }
+
     /// The file's content for `config` at `version` (validated by the filter first).
     pub fn render(&self, config: &FilterConfig, version: u64) -> Result<String, RolloutError> {
         Ok(render_ecds(&self.target, version, config)?)

@@ -84,30 +84,26 @@ impl KubernetesSink {
 
     /// The state stored in the annotation, if any.
     pub async fn load_state(&self) -> Result<Option<RolloutState>, RolloutError> {
-        let Some(text) = self.annotation(STATE_ANNOTATION).await? else {
-            return Ok(None);
-        };
-        RolloutState::from_json(&text)
-            .map(Some)
-            .map_err(|e| RolloutError::State {
-                location: format!(
-                    "annotation {STATE_ANNOTATION} of WasmPlugin {}/{}",
-                    self.namespace, self.name
-                ),
-                message: e.to_string(),
-            })
+        self.annotation_json(STATE_ANNOTATION).await
     }
 
     /// The latest control request, if any.
     pub async fn read_control(&self) -> Result<Option<ControlRequest>, RolloutError> {
-        let Some(text) = self.annotation(CONTROL_ANNOTATION).await? else {
+        self.annotation_json(CONTROL_ANNOTATION).await
+    }
+
+    async fn annotation_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, RolloutError> {
+        let Some(text) = self.annotation(key).await? else {
             return Ok(None);
         };
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| RolloutError::State {
                 location: format!(
-                    "annotation {CONTROL_ANNOTATION} of WasmPlugin {}/{}",
+                    "annotation {key} of WasmPlugin {}/{}",
                     self.namespace, self.name
                 ),
                 message: e.to_string(),

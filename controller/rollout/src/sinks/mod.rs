@@ -15,7 +15,6 @@ pub use state_file::StateFile;
 use crate::engine::{ControlRequest, RolloutState};
 use crate::error::RolloutError;
 use crate::spec::{Rollout, SinkTarget};
-use rollgate_filter::ecds::EcdsTarget;
 use std::io::Write;
 
 /// A rollout's sink with its state store.
@@ -53,13 +52,7 @@ impl Sink {
                 name,
                 wasm_filename,
             } => Self::EcdsFile {
-                file: EcdsFileSink {
-                    path: path.clone(),
-                    target: EcdsTarget {
-                        name: name.clone(),
-                        wasm_filename: wasm_filename.clone(),
-                    },
-                },
+                file: EcdsFileSink::new(path, name, wasm_filename),
                 state: state_file()?,
             },
             SinkTarget::Kubernetes {
@@ -157,16 +150,8 @@ pub fn render(rollout: &Rollout, state: Option<&RolloutState>) -> Result<String,
             path,
             name,
             wasm_filename,
-        } => {
-            let sink = EcdsFileSink {
-                path: path.clone(),
-                target: EcdsTarget {
-                    name: name.clone(),
-                    wasm_filename: wasm_filename.clone(),
-                },
-            };
-            sink.render(&config, state.map_or(0, |s| s.config_version))
-        }
+        } => EcdsFileSink::new(path, name, wasm_filename)
+            .render(&config, state.map_or(0, |s| s.config_version)),
         SinkTarget::Kubernetes {
             wasm_plugin,
             namespace,
