@@ -286,6 +286,6 @@ rollout 1 (v2, 8 % errors at 10 %):  rolled back — $ROLLBACK_REASON
 time from breach to rollback (canary weight 0 in the filter): ${ROLLBACK_S} s
 rollout 2 (v2 fixed):     promoted, canary at $FINAL_WEIGHT/10000 in the filter
 shadow v3 agreement:      $(awk -v s="$SHADOW" 'BEGIN { if (s == "n/a") print s; else printf "%.1f %%", s * 100 }') over $SHADOW_COMPARED comparisons (v3 configured to agree 97 %); $SHADOW_SENT copies sent, $SHADOW_EVICTED evicted before comparison
-load:                     $(jq -r '"\(.completed) responses (users drawn from '"$USERS"'), , \(.transport_errors) transport errors"' "$LOAD")
+load:                     $(jq -r '"\(.completed) responses (users drawn from '"$USERS"'), \(.transport_errors) transport errors"' "$LOAD")
 report:                   $OUT/report.html
 EOF
