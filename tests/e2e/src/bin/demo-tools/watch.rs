@@ -143,6 +143,18 @@ impl Followed {
                 Some("rolled_back") => format!("ROLLBACK: {}", describe_reason(&e["reason"])),
                 Some("promoted") => "PROMOTED".to_string(),
                 Some("paused") => format!("PAUSED: {}", describe_reason(&e["reason"])),
+                Some("push_planned") => continue,
+                Some("pushed") => {
+                    let pushed = format!(
+                        "canary {:.0} % live",
+                        e["canary_bp"].as_f64().unwrap_or(0.0) / 100.0
+                    );
+                    if self.last.starts_with("ROLLBACK") || self.last == "PROMOTED" {
+                        format!("{}; {pushed}", self.last)
+                    } else {
+                        pushed
+                    }
+                }
                 Some(other) => other.replace('_', " "),
                 None => String::new(),
             };
