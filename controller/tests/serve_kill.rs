@@ -1,6 +1,7 @@
 //! `rollgate serve` as a real process: SIGKILL it during a burst of event writes, restart it on
 //! the same database, and check that every acknowledged write is there (and that the running
 //! statistics agree with the raw events, since both are written in one transaction).
+#![allow(clippy::unwrap_used)]
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -32,7 +33,10 @@ fn start(dir: &Path) -> Server {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let base = loop {
-        let line = lines.next().expect("server exited before listening").expect("read stderr");
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read stderr");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().expect("address").to_string();
         }
@@ -42,8 +46,17 @@ fn start(dir: &Path) -> Server {
     Server { child, base }
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value), reqwest::Error> {
-    let response = client.post(url).bearer_auth(TOKEN).json(body).send().await?;
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> Result<(u16, Value), reqwest::Error> {
+    let response = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await?;
     let status = response.status().as_u16();
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
@@ -52,11 +65,21 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16,
 async fn sigkill_during_event_burst_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
-    std::fs::write(dir.path().join("tokens.yaml"), format!("tenants:\n- name: acme\n  token_sha256: {hash}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("tokens.yaml"),
+        format!("tenants:\n- name: acme\n  token_sha256: {hash}\n"),
+    )
+    .unwrap();
     let mut server = start(dir.path());
     let client = reqwest::Client::new();
     for version in ["v1", "v2"] {
-        let (status, body) = post(&client, &format!("{}/api/v1/models/fraud/versions", server.base), &json!({"version": version, "cluster": format!("c-{version}")})).await.unwrap();
+        let (status, body) = post(
+            &client,
+            &format!("{}/api/v1/models/fraud/versions", server.base),
+            &json!({"version": version, "cluster": format!("c-{version}")}),
+        )
+        .await
+        .unwrap();
         assert_eq!(status, 201, "{body}");
     }
     let (status, test) = post(&client, &format!("{}/api/v1/ab-tests", server.base), &json!({"name": "k", "control_model_id": "fraud",
@@ -98,11 +121,18 @@ async fn sigkill_during_event_burst_loses_no_acknowledged_write() {
         writer.await.unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 40, "only {} batches acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 40,
+        "only {} batches acknowledged",
+        acknowledged.len()
+    );
 
     let mut server = start(dir.path());
     let results: Value = client
-        .get(format!("{}/api/v1/ab-tests/{id}/results?metric=latency_ms", server.base))
+        .get(format!(
+            "{}/api/v1/ab-tests/{id}/results?metric=latency_ms",
+            server.base
+        ))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -110,19 +140,35 @@ async fn sigkill_during_event_burst_loses_no_acknowledged_write() {
         .json()
         .await
         .unwrap();
-    let stored = results["control"]["count"].as_u64().unwrap() + results["treatment"]["count"].as_u64().unwrap();
-    assert!(stored >= (acknowledged.len() * BATCH) as u64, "{stored} stored < {} acknowledged", acknowledged.len() * BATCH);
+    let stored = results["control"]["count"].as_u64().unwrap()
+        + results["treatment"]["count"].as_u64().unwrap();
+    assert!(
+        stored >= (acknowledged.len() * BATCH) as u64,
+        "{stored} stored < {} acknowledged",
+        acknowledged.len() * BATCH
+    );
 
     // Every acknowledged event, one by one, in the raw table.
     let db = rusqlite::Connection::open(dir.path().join("rollgate.db")).unwrap();
-    let mut present = db.prepare("SELECT COUNT(*) FROM events WHERE unit LIKE ?1").unwrap();
+    let mut present = db
+        .prepare("SELECT COUNT(*) FROM events WHERE unit LIKE ?1")
+        .unwrap();
     for tag in &acknowledged {
-        let n: i64 = present.query_row([format!("{tag}-%")], |r| r.get(0)).unwrap();
-        assert_eq!(n as usize, BATCH, "batch {tag} acknowledged but {n} of {BATCH} events stored");
+        let n: i64 = present
+            .query_row([format!("{tag}-%")], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            n as usize, BATCH,
+            "batch {tag} acknowledged but {n} of {BATCH} events stored"
+        );
     }
     // Running statistics and raw rows were committed together: they agree exactly.
-    let raw: i64 = db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
-    let summed: i64 = db.query_row("SELECT SUM(count) FROM event_stats", [], |r| r.get(0)).unwrap();
+    let raw: i64 = db
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    let summed: i64 = db
+        .query_row("SELECT SUM(count) FROM event_stats", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(raw, summed);
     assert_eq!(raw as u64, stored);
     assert_eq!(raw as usize % BATCH, 0, "no partial batch");
@@ -133,7 +179,11 @@ async fn sigkill_during_event_burst_loses_no_acknowledged_write() {
 #[test]
 fn serve_refuses_a_bad_tokens_file_with_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tokens.yaml"), "tenants:\n- name: acme\n  token_sha256: not-hex\n").unwrap();
+    std::fs::write(
+        dir.path().join("tokens.yaml"),
+        "tenants:\n- name: acme\n  token_sha256: not-hex\n",
+    )
+    .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_rollgate"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .arg("--db")

@@ -185,6 +185,7 @@ impl FromRequestParts<AppState> for Tenant {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

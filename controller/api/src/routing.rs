@@ -54,11 +54,11 @@ fn match_service(service: &str) -> MatchRule {
     }
 }
 
-fn two_way(
+fn routed_experiment(
     id: &str,
     kind: ExperimentKind,
     service: &str,
-    arms: [(&str, &str, u32); 2],
+    arms: &[(&str, &str, u32)],
 ) -> Experiment {
     Experiment {
         id: id.to_string(),
@@ -94,11 +94,11 @@ pub fn ab_treatment_bp(test: &AbTest) -> Option<u32> {
 }
 
 fn ab_experiment(test: &AbTest, treatment_bp: u32) -> Experiment {
-    two_way(
+    routed_experiment(
         &test.experiment_id,
         ExperimentKind::Ab,
         &test.service,
-        [
+        &[
             (
                 "control",
                 &test.control_cluster,
@@ -119,11 +119,11 @@ fn canary_experiment(canary: &CanaryDoc) -> Experiment {
         .target_canary_bp()
         .unwrap_or(0)
         .min(TOTAL_WEIGHT);
-    two_way(
+    routed_experiment(
         &canary.canary_id,
         ExperimentKind::Canary,
         &canary.model_id,
-        [
+        &[
             ("stable", &canary.stable_cluster, TOTAL_WEIGHT - bp),
             ("canary", &canary.canary_cluster, bp),
         ],
@@ -188,16 +188,13 @@ pub fn build_config(service: &str, snapshot: &ServiceSnapshot) -> FilterConfig {
         }
         (Some(experiment), None) => experiments.push(experiment),
         (None, Some(shadow)) => {
-            let mut experiment = two_way(
+            // A shadow alone routes every request to the primary: one variant, all buckets.
+            let mut experiment = routed_experiment(
                 &shadow.shadow_id,
                 ExperimentKind::Ab,
                 service,
-                [
-                    ("primary", &shadow.primary_cluster, TOTAL_WEIGHT),
-                    ("unused", &shadow.primary_cluster, 0),
-                ],
+                &[("primary", &shadow.primary_cluster, TOTAL_WEIGHT)],
             );
-            experiment.variants.truncate(1);
             experiment.shadow = Some(shadow_config(shadow));
             experiments.push(experiment);
         }

@@ -114,6 +114,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

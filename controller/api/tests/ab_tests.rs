@@ -1,5 +1,6 @@
 //! A/B test lifecycle through `app().oneshot(...)`: create, get, list, update with If-Match,
 //! stop, promote, rollback; configs pushed; refused configs store nothing.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

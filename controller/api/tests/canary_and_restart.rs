@@ -1,5 +1,6 @@
 //! Canary rollouts driven by the rollout engine (start, status, advance with and without
 //! gates), shadows, and a restart over the same database that loses nothing and resumes.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Auth, tenancy (foreign ids are 404 on every endpoint) and hostile input: malformed JSON,
 //! wrong types, unknown fields, oversize bodies, wrong content type.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -32,6 +33,14 @@ async fn no_or_wrong_token_is_401_problem_json() {
     );
 }
 
+/// Method, path, JSON body, extra headers.
+type Case = (
+    Method,
+    String,
+    Option<serde_json::Value>,
+    &'static [(&'static str, &'static str)],
+);
+
 #[tokio::test]
 async fn every_endpoint_answers_404_for_another_tenants_ids() {
     let app = TestApp::new();
@@ -59,7 +68,7 @@ async fn every_endpoint_answers_404_for_another_tenants_ids() {
     let shadow_id = shadow.body["shadow_id"].as_str().unwrap().to_string();
 
     let events = json!([{"unit": "u", "variant": "control", "metric": "accuracy", "value": 1.0}]);
-    let cases: Vec<(Method, String, Option<serde_json::Value>, &[(&str, &str)])> = vec![
+    let cases: Vec<Case> = vec![
         (Method::GET, format!("/api/v1/ab-tests/{id}"), None, &[]),
         (
             Method::PUT,

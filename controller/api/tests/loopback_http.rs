@@ -1,4 +1,5 @@
 //! Every endpoint once over real loopback HTTP (axum::serve on 127.0.0.1:0, reqwest client).
+#![allow(clippy::unwrap_used)]
 
 use rollgate_api::{app, AppState, MemorySink, Store, TenantTokens};
 use serde_json::{json, Value};

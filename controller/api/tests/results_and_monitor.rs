@@ -1,5 +1,6 @@
 //! Events → results on scripted datasets whose statistics are known (scipy / statsmodels), and
 //! the auto-rollback monitor (pure decision, then one pass over the stored events).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

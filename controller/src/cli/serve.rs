@@ -1,7 +1,9 @@
 //! `rollgate serve`: the REST API (A/B tests, canaries, shadows, model registry) over SQLite.
 
 use anyhow::Context;
-use rollgate_api::{app, parse_sink, spawn_background, AppState, BackgroundPeriods, Store, TenantTokens};
+use rollgate_api::{
+    app, parse_sink, spawn_background, AppState, BackgroundPeriods, Store, TenantTokens,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,15 +37,23 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
     let tokens = TenantTokens::load(&args.tokens)?;
     if tokens.is_empty() {
-        anyhow::bail!("{}: no tenant listed; add `tenants: [{{name, token_sha256}}]`", args.tokens.display());
+        anyhow::bail!(
+            "{}: no tenant listed; add `tenants: [{{name, token_sha256}}]`",
+            args.tokens.display()
+        );
     }
-    let sink = parse_sink(&args.sink).map_err(anyhow::Error::msg).context("--sink")?;
-    let store = Store::open(&args.db).map_err(|e| anyhow::anyhow!("{e}")).context("--db")?;
+    let sink = parse_sink(&args.sink)
+        .map_err(anyhow::Error::msg)
+        .context("--sink")?;
+    let store = Store::open(&args.db)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("--db")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let state = AppState::new(store, tokens, sink);
@@ -51,11 +61,20 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitCode> {
             monitor: Duration::from_secs(args.monitor_period_s.max(1)),
             canary: Duration::from_secs(args.canary_period_s.max(1)),
         };
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
         let local = listener.local_addr()?;
         let tasks = spawn_background(&state, periods);
-        eprintln!("rollgate serve: listening on http://{local} (db {}, sink {})", args.db.display(), state.sink.describe());
-        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+        eprintln!(
+            "rollgate serve: listening on http://{local} (db {}, sink {})",
+            args.db.display(),
+            state.sink.describe()
+        );
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")?;
         for task in tasks {
             task.abort();
         }

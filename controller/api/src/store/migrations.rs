@@ -94,6 +94,7 @@ pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
