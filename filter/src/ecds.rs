@@ -14,10 +14,12 @@
 //!     config:
 //!       name: rollgate
 //!       root_id: rollgate
+//!       fail_open: true          # a crashed VM lets requests take the default (stable) route
 //!       configuration:
 //!         "@type": type.googleapis.com/google.protobuf.StringValue
 //!         value: '{"version":1,...}'
 //!       vm_config:
+//!         vm_id: rollgate
 //!         runtime: envoy.wasm.runtime.v8
 //!         code: { local: { filename: /etc/envoy/rollgate_filter.wasm } }
 //! ```
@@ -80,6 +82,10 @@ struct WasmFilter {
 struct PluginConfig {
     name: String,
     root_id: String,
+    /// Fail open like Istio's `failStrategy: FAIL_OPEN`: if the VM crashes, requests take the
+    /// default route (stable) instead of failing.
+    #[serde(default)]
+    fail_open: bool,
     configuration: StringValue,
     vm_config: VmConfig,
 }
@@ -93,6 +99,8 @@ struct StringValue {
 
 #[derive(Serialize, Deserialize)]
 struct VmConfig {
+    #[serde(default)]
+    vm_id: String,
     runtime: String,
     code: AsyncDataSource,
 }
@@ -129,11 +137,13 @@ pub fn render_ecds(
                 config: PluginConfig {
                     name: target.name.clone(),
                     root_id: target.name.clone(),
+                    fail_open: true,
                     configuration: StringValue {
                         type_url: STRING_VALUE_TYPE.to_string(),
                         value,
                     },
                     vm_config: VmConfig {
+                        vm_id: target.name.clone(),
                         runtime: DEFAULT_RUNTIME.to_string(),
                         code: AsyncDataSource {
                             local: LocalDataSource {
