@@ -105,6 +105,7 @@ mod tests {
             condition: "< 0.01".into(),
             threshold: 0.01,
             detail: None,
+            srm: None,
         };
         state.gates.insert(
             "err".into(),

@@ -113,7 +113,7 @@ pub async fn run<Q: QuerySource>(
                         inputs.push_front(Input::Pushed { canary_bp });
                     }
                     Action::RunGates { gates } => {
-                        let verdicts = check_gates(rollout, source, &gates).await;
+                        let verdicts = check_gates(rollout, source, &gates, &state, clock()).await;
                         inputs.push_back(Input::GateResults(verdicts));
                     }
                     Action::RecordEvent(event) => observer.event(&state, &event),

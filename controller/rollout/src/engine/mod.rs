@@ -10,4 +10,6 @@ pub use state::{
 pub use step::{step, Action, Input};
 
 #[cfg(test)]
+mod srm_tests;
+#[cfg(test)]
 mod tests;

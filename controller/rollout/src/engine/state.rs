@@ -1,6 +1,6 @@
 //! The persisted rollout state (JSON): where the rollout is, what was pushed, and its history.
 
-use crate::gates::GateVerdict;
+use crate::gates::{GateVerdict, SrmEvidence};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -60,6 +60,14 @@ pub enum PauseReason {
         /// Why there was no data.
         detail: String,
     },
+    /// The `srm` gate found a sample-ratio mismatch: the step's data is invalid, so nothing
+    /// is decided on it (no advance, no promotion, no rollback) until someone resumes.
+    SampleRatioMismatch {
+        /// The gate.
+        gate: String,
+        /// Observed exposures, expected shares and the p-value.
+        evidence: SrmEvidence,
+    },
 }
 
 /// Why a rollout was rolled back.
@@ -90,6 +98,12 @@ impl std::fmt::Display for PauseReason {
             Self::Inconclusive { gate, detail } => {
                 write!(f, "gate {gate:?} had no data ({detail})")
             }
+            Self::SampleRatioMismatch { gate, evidence } => write!(
+                f,
+                "SRM (sample-ratio mismatch) found by gate {gate:?}: {evidence}; the step's data \
+                 is invalid and no decision is taken on it (look for a routing or metrics bug, \
+                 then `rollgate resume`)"
+            ),
         }
     }
 }
@@ -283,6 +297,16 @@ impl RolloutState {
             Phase::Paused { .. } => self.pause_remaining_ms,
             _ => self.pause_until_ms.map(|until| until.saturating_sub(now)),
         }
+    }
+
+    /// When the sink confirmed the weight it holds now (the latest `pushed` event of that
+    /// weight still in the history).
+    pub fn applied_at_ms(&self) -> Option<UnixMillis> {
+        let applied = self.applied_canary_bp?;
+        self.history.iter().rev().find_map(|h| match h.event {
+            Event::Pushed { canary_bp, .. } if canary_bp == applied => Some(h.at_ms),
+            _ => None,
+        })
     }
 
     /// Parses a persisted state.

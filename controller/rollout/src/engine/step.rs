@@ -257,6 +257,17 @@ impl Ctx<'_> {
         if self.state.phase != Phase::Progressing || self.state.pending_push.is_some() {
             return; // results of a check that no longer applies
         }
+        if let Some(reason) = sample_ratio_mismatch(&verdicts) {
+            // The data is invalid: record what was seen, count nothing, decide nothing.
+            for verdict in verdicts {
+                let status = self.state.gates.entry(verdict.gate.clone()).or_default();
+                status.last = Some(verdict.clone());
+                status.last_checked_ms = Some(self.now);
+                self.event(Event::GateChecked { verdict });
+            }
+            self.pause(reason);
+            return;
+        }
         let mut failed_at_limit: Option<RollbackReason> = None;
         let mut all_passed = true;
         let mut inconclusive: Option<PauseReason> = None;
@@ -289,7 +300,7 @@ impl Ctx<'_> {
                         });
                     }
                 }
-                GateOutcome::NoData => {
+                GateOutcome::NoData | GateOutcome::Invalid => {
                     all_passed = false;
                     if inconclusive.is_none() {
                         inconclusive = Some(PauseReason::Inconclusive {
@@ -355,4 +366,24 @@ impl Ctx<'_> {
             ManualAction::Resume => self.resume(),
         }
     }
+}
+
+/// The pause reason of the first verdict that found a sample-ratio mismatch.
+fn sample_ratio_mismatch(verdicts: &[GateVerdict]) -> Option<PauseReason> {
+    verdicts
+        .iter()
+        .find(|v| v.outcome == GateOutcome::Invalid)
+        .map(|v| match &v.srm {
+            Some(evidence) => PauseReason::SampleRatioMismatch {
+                gate: v.gate.clone(),
+                evidence: evidence.clone(),
+            },
+            None => PauseReason::Inconclusive {
+                gate: v.gate.clone(),
+                detail: v
+                    .detail
+                    .clone()
+                    .unwrap_or_else(|| "invalid data".to_string()),
+            },
+        })
 }

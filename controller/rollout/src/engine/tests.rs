@@ -55,6 +55,7 @@ fn verdict(gate: &str, outcome: GateOutcome, value: Option<f64>) -> GateVerdict 
         condition: "< 0.01".into(),
         threshold: 0.01,
         detail: None,
+        srm: None,
     }
 }
 

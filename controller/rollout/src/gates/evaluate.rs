@@ -1,6 +1,6 @@
 //! Pure gate evaluation: query results in, verdict out.
 
-use super::{render_query, Gate, GateSource, QueryVars};
+use super::{render_query, Gate, GateSource, QueryVars, SrmEvidence, SRM_EXPOSURES_QUERY};
 use crate::duration::format_duration_ms;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,8 @@ pub struct GateQueries {
 }
 
 impl GateQueries {
-    /// Renders `gate`'s queries for the rollout's experiment and variants.
+    /// Renders `gate`'s queries for the rollout's experiment and variants, over the gate's
+    /// interval.
     pub fn render(
         gate: &Gate,
         experiment: &str,
@@ -34,7 +35,27 @@ impl GateQueries {
         canary: &str,
         stable: &str,
     ) -> Result<Self, String> {
-        let interval = format_duration_ms(gate.interval_ms);
+        Self::render_over(
+            gate,
+            gate.interval_ms,
+            experiment,
+            namespace,
+            canary,
+            stable,
+        )
+    }
+
+    /// Renders `gate`'s queries with `{{interval}}` set to `window_ms` (the `srm` gate counts
+    /// exposures since the step's weight was pushed, [`super::srm_window_ms`]).
+    pub fn render_over(
+        gate: &Gate,
+        window_ms: u64,
+        experiment: &str,
+        namespace: &str,
+        canary: &str,
+        stable: &str,
+    ) -> Result<Self, String> {
+        let interval = format_duration_ms(window_ms);
         let vars = |variant| QueryVars {
             experiment,
             variant,
@@ -45,6 +66,7 @@ impl GateQueries {
             GateSource::Template(builtin) => (builtin.query(), false),
             GateSource::Query(text) => (text.as_str(), false),
             GateSource::Compare(builtin) => (builtin.query(), true),
+            GateSource::Srm => (SRM_EXPOSURES_QUERY, true),
         };
         Ok(Self {
             canary: render_query(template, &vars(canary))?,
@@ -67,6 +89,9 @@ pub enum GateOutcome {
     Fail,
     /// There was no value to judge.
     NoData,
+    /// The data itself is not trustworthy (sample-ratio mismatch): no decision may be taken
+    /// on it, the rollout pauses.
+    Invalid,
 }
 
 /// The result of checking one gate once.
@@ -85,9 +110,13 @@ pub struct GateVerdict {
     /// Why there was no data, when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The `srm` gate's counts, expected shares and p-value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srm: Option<SrmEvidence>,
 }
 
-/// Judges `gate` from its query results (`stable` only for comparison gates).
+/// Judges `gate` from its query results (`stable` only for comparison gates). The `srm` gate
+/// also needs the pushed weight: judge it with [`super::evaluate_srm`]; here it has no data.
 pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>) -> GateVerdict {
     let verdict = |outcome, value, detail| GateVerdict {
         gate: gate.name.clone(),
@@ -96,8 +125,12 @@ pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>)
         condition: gate.condition.to_string(),
         threshold: gate.condition.threshold,
         detail,
+        srm: None,
     };
     let measured = match (&gate.source, canary, stable) {
+        (GateSource::Srm, _, _) => Err(
+            "the srm gate is judged against the pushed weights (gates::evaluate_srm)".to_string(),
+        ),
         (GateSource::Compare(_), QueryResult::Value(c), Some(QueryResult::Value(s))) => Ok(c - s),
         (GateSource::Compare(_), QueryResult::Value(_), Some(other)) => {
             Err(describe("stable", other))

@@ -4,10 +4,15 @@
 
 mod condition;
 mod evaluate;
+mod srm;
 mod template;
 
 pub use condition::{CompareOp, Condition};
 pub use evaluate::{evaluate, GateOutcome, GateQueries, GateVerdict, QueryResult};
+pub use srm::{
+    evaluate_srm, srm_window_ms, SrmEvidence, MIN_SRM_EXPOSURES, SRM_EXPOSURES_QUERY,
+    SRM_P_THRESHOLD,
+};
 pub use template::{render_query, BuiltinTemplate, QueryVars};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +27,9 @@ pub enum GateSource {
     Query(String),
     /// Canary minus stable of a built-in template (seed 001's `auto_rollback_threshold`).
     Compare(BuiltinTemplate),
+    /// The built-in sample-ratio-mismatch check (`template: srm`): exposures of both variants
+    /// against the pushed weights; a mismatch invalidates the step ([`evaluate_srm`]).
+    Srm,
 }
 
 /// What a gate result with no data (no series, NaN, Prometheus down) counts as.

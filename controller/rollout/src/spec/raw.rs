@@ -133,7 +133,8 @@ pub struct RawStep {
 pub struct RawGate {
     /// Unique name.
     pub name: String,
-    /// Built-in template name.
+    /// Built-in template name (`error_rate`, `success_rate`, `p99_latency_ms`, or `srm` for
+    /// the sample-ratio-mismatch check).
     #[serde(default)]
     pub template: Option<String>,
     /// Custom PromQL template.
@@ -142,8 +143,9 @@ pub struct RawGate {
     /// Built-in template compared canary minus stable.
     #[serde(default)]
     pub compare: Option<String>,
-    /// Pass condition, e.g. `< 0.01`.
-    pub condition: String,
+    /// Pass condition, e.g. `< 0.01`; required except for `template: srm` (fixed p >= 0.001).
+    #[serde(default)]
+    pub condition: Option<String>,
     /// Query range and check period; default `1m`.
     #[serde(default)]
     pub interval: Option<String>,

@@ -237,3 +237,46 @@ fn fractional_percent_becomes_basis_points() {
         "spec.steps[0].weight"
     );
 }
+
+const SRM_GATE: &str = "    - name: srm\n      template: srm\n";
+
+#[test]
+fn the_srm_gate_has_a_fixed_condition_and_checks_every_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = format!("{SPEC}{SRM_GATE}      interval: 30s\n");
+    let rollout = parse_in(dir.path(), &text).expect("valid");
+    let srm = rollout.plan.gate("srm").expect("srm gate");
+    assert_eq!(srm.source, GateSource::Srm);
+    assert_eq!(srm.condition.to_string(), ">= 0.001");
+    assert_eq!(
+        (srm.interval_ms, srm.no_data),
+        (30_000, NoDataPolicy::Inconclusive)
+    );
+    for step in &rollout.plan.steps {
+        assert!(step.gates.iter().any(|g| g == "srm"), "{step:?}");
+    }
+}
+
+#[test]
+fn srm_gate_mistakes_name_the_field() {
+    let with = |extra: &str| format!("{SPEC}{SRM_GATE}{extra}");
+    assert_eq!(
+        field_of(&with("      condition: \"> 0.5\"\n")),
+        "spec.gates[2].condition"
+    );
+    assert_eq!(
+        field_of(&with("      failure_limit: 2\n")),
+        "spec.gates[2].failure_limit"
+    );
+    assert_eq!(
+        field_of(&format!(
+            "{SPEC}    - name: srm\n      compare: srm\n      condition: \"< 1\"\n"
+        )),
+        "spec.gates[2].compare"
+    );
+    assert_eq!(
+        field_of(&SPEC.replace("      condition: \"< 0.05\"\n", "")),
+        "spec.gates[1].condition",
+        "condition stays required for every other gate"
+    );
+}

@@ -4,7 +4,10 @@ use super::model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, S
 use super::raw::{RawGate, RawRollout, RawSink, RawStep};
 use crate::duration::parse_duration_ms;
 use crate::error::RolloutError;
-use crate::gates::{BuiltinTemplate, Condition, Gate, GateQueries, GateSource, NoDataPolicy};
+use crate::gates::{
+    BuiltinTemplate, CompareOp, Condition, Gate, GateQueries, GateSource, NoDataPolicy,
+    SRM_P_THRESHOLD,
+};
 use crate::weights::apply_canary_weight;
 use rollgate_filter::config::{FilterConfig, TOTAL_WEIGHT};
 use std::collections::BTreeSet;
@@ -12,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// API version of the Rollout contract.
 pub const API_VERSION: &str = "rollgate.dev/v1";
+
+/// `template:` value of the built-in sample-ratio-mismatch gate.
+pub const SRM_TEMPLATE: &str = "srm";
 /// Kind of the Rollout contract.
 pub const KIND: &str = "Rollout";
 /// Default `.wasm` path in the ECDS file.
@@ -250,14 +256,20 @@ fn validate_gate(field: &str, raw: &RawGate) -> Result<Gate, RolloutError> {
     non_empty(&format!("{field}.name"), &raw.name)?;
     let builtin = |sub: &str, name: &str| {
         BuiltinTemplate::from_name(name).ok_or_else(|| {
-            let names: Vec<&str> = BuiltinTemplate::ALL.iter().map(|t| t.name()).collect();
-            RolloutError::spec(
-                format!("{field}.{sub}"),
-                format!("unknown template {name:?}; built-ins are {names:?}"),
-            )
+            let mut names: Vec<&str> = BuiltinTemplate::ALL.iter().map(|t| t.name()).collect();
+            let message = if sub == "template" {
+                names.push(SRM_TEMPLATE);
+                format!("unknown template {name:?}; built-ins are {names:?}")
+            } else if name == SRM_TEMPLATE {
+                format!("srm cannot be compared; write `template: srm`. Comparable built-ins are {names:?}")
+            } else {
+                format!("unknown template {name:?}; comparable built-ins are {names:?}")
+            };
+            RolloutError::spec(format!("{field}.{sub}"), message)
         })
     };
     let source = match (&raw.template, &raw.query, &raw.compare) {
+        (Some(t), None, None) if t == SRM_TEMPLATE => GateSource::Srm,
         (Some(t), None, None) => GateSource::Template(builtin("template", t)?),
         (None, Some(q), None) => {
             non_empty(&format!("{field}.query"), q)?;
@@ -271,8 +283,33 @@ fn validate_gate(field: &str, raw: &RawGate) -> Result<Gate, RolloutError> {
             ));
         }
     };
-    let condition = Condition::parse(&raw.condition)
-        .map_err(|e| RolloutError::spec(format!("{field}.condition"), e))?;
+    let condition = match (&source, &raw.condition) {
+        (GateSource::Srm, None) => Condition {
+            op: CompareOp::GreaterOrEqual,
+            threshold: SRM_P_THRESHOLD,
+        },
+        (GateSource::Srm, Some(_)) => {
+            return Err(RolloutError::spec(
+                format!("{field}.condition"),
+                "the srm gate has a fixed condition (p-value >= 0.001; below it the step is \
+                 invalid and the rollout pauses); remove condition",
+            ))
+        }
+        (_, Some(text)) => Condition::parse(text)
+            .map_err(|e| RolloutError::spec(format!("{field}.condition"), e))?,
+        (_, None) => {
+            return Err(RolloutError::spec(
+                format!("{field}.condition"),
+                "required (e.g. \"< 0.01\"); only template: srm has none",
+            ))
+        }
+    };
+    if matches!(source, GateSource::Srm) && raw.failure_limit.is_some() {
+        return Err(RolloutError::spec(
+            format!("{field}.failure_limit"),
+            "the srm gate never rolls back (a mismatch pauses the rollout); remove failure_limit",
+        ));
+    }
     let interval_ms = match &raw.interval {
         Some(text) => duration(&format!("{field}.interval"), text)?,
         None => DEFAULT_INTERVAL_MS,
