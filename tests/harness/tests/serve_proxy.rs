@@ -12,14 +12,7 @@ use serve_support::{canary_config, cluster, sample, Harness, Upstream};
 async fn routes_each_variant_to_its_own_upstream_and_exports_metrics() {
     let stable = Upstream::start("stable", 0.5).await;
     let canary = Upstream::start("canary", 0.5).await;
-    let h = Harness::start(
-        &canary_config(5_000, None),
-        &[
-            (&cluster("stable"), stable.addr),
-            (&cluster("canary"), canary.addr),
-        ],
-    )
-    .await;
+    let h = Harness::stable_canary(&canary_config(5_000, None), &stable, &canary).await;
     let mut first_pick = std::collections::HashMap::new();
     for round in 0..2 {
         for user in 0..100 {
@@ -144,14 +137,7 @@ async fn routes_each_variant_to_its_own_upstream_and_exports_metrics() {
 async fn a_thousand_concurrent_requests_all_answered_none_lost() {
     let stable = Upstream::start("stable", 0.5).await;
     let canary = Upstream::start("canary", 0.5).await;
-    let h = Harness::start(
-        &canary_config(2_000, None),
-        &[
-            (&cluster("stable"), stable.addr),
-            (&cluster("canary"), canary.addr),
-        ],
-    )
-    .await;
+    let h = Harness::stable_canary(&canary_config(2_000, None), &stable, &canary).await;
     let requests = (0..1000).map(|user| {
         let request = h
             .client

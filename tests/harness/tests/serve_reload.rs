@@ -3,7 +3,7 @@
 
 mod serve_support;
 
-use serve_support::{canary_config, cluster, Harness, Upstream};
+use serve_support::{canary_config, Harness, Upstream};
 
 fn canary_weight(dump: &serde_json::Value) -> Option<u64> {
     dump["config"]["experiments"][0]["variants"][1]["weight"].as_u64()
@@ -13,14 +13,7 @@ fn canary_weight(dump: &serde_json::Value) -> Option<u64> {
 async fn new_weights_apply_while_in_flight_requests_finish() {
     let stable = Upstream::gated("stable", 0.5).await;
     let canary = Upstream::start("canary", 0.5).await;
-    let h = Harness::start(
-        &canary_config(0, None),
-        &[
-            (&cluster("stable"), stable.addr),
-            (&cluster("canary"), canary.addr),
-        ],
-    )
-    .await;
+    let h = Harness::stable_canary(&canary_config(0, None), &stable, &canary).await;
     // 20 requests held by the stable upstream, in flight across the reload.
     let in_flight: Vec<_> = (0..20)
         .map(|user| {
@@ -82,14 +75,7 @@ async fn new_weights_apply_while_in_flight_requests_finish() {
 async fn a_refused_config_keeps_the_old_one_serving() {
     let stable = Upstream::start("stable", 0.5).await;
     let canary = Upstream::start("canary", 0.5).await;
-    let h = Harness::start(
-        &canary_config(10_000, None),
-        &[
-            (&cluster("stable"), stable.addr),
-            (&cluster("canary"), canary.addr),
-        ],
-    )
-    .await;
+    let h = Harness::stable_canary(&canary_config(10_000, None), &stable, &canary).await;
     let version = h.config_dump().await["version"].clone();
 
     // Weights summing to 9,999: the filter's on_configure refuses it.

@@ -2,17 +2,9 @@
 //! run when the last holder (handler, request body, response body) lets go: after the response
 //! was sent, or when the client went away.
 
+pub use super::vm::Direction;
 use super::vm::{FilterVerdict, HeaderList, StreamId, VmFailure};
 use super::vm_ref::VmRef;
-
-/// Which way a body flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Client → upstream.
-    Request,
-    /// Upstream → client.
-    Response,
-}
 
 /// An HTTP context of one VM.
 pub struct FilterStream {
@@ -34,10 +26,8 @@ impl FilterStream {
         headers: &mut HeaderList,
         end_of_stream: bool,
     ) -> Result<FilterVerdict, VmFailure> {
-        self.vm.run(|filter| match direction {
-            Direction::Request => filter.request_headers(self.id, headers, end_of_stream),
-            Direction::Response => filter.response_headers(self.id, headers, end_of_stream),
-        })
+        self.vm
+            .run(|filter| filter.headers(self.id, direction, headers, end_of_stream))
     }
 
     /// Runs the body callback of `direction` with the next chunk; returns the bytes to send on.
@@ -47,10 +37,8 @@ impl FilterStream {
         chunk: &[u8],
         end_of_stream: bool,
     ) -> Result<Vec<u8>, VmFailure> {
-        self.vm.run(|filter| match direction {
-            Direction::Request => filter.request_body(self.id, chunk, end_of_stream),
-            Direction::Response => filter.response_body(self.id, chunk, end_of_stream),
-        })
+        self.vm
+            .run(|filter| filter.body(self.id, direction, chunk, end_of_stream))
     }
 }
 

@@ -49,6 +49,77 @@ fn count(counters: &Counters, name: &str) {
 }
 
 impl ScriptedVm {
+    fn on_request_headers(
+        &mut self,
+        stream: StreamId,
+        headers: &mut HeaderList,
+        eos: bool,
+    ) -> Result<FilterVerdict, VmFailure> {
+        self.count("requests");
+        headers.retain(|(name, _)| name != "x-rollgate-cluster");
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        if get("x-deny").is_some() {
+            return Ok(FilterVerdict::LocalResponse(LocalResponse {
+                status: 403,
+                headers: vec![("x-denied-by".into(), b"scripted".to_vec())],
+                body: b"denied".to_vec(),
+            }));
+        }
+        if let Some(call) = get("x-call") {
+            let path = get("x-call-path").unwrap_or_else(|| "/shadow".into());
+            self.wants_call.insert(stream, (call, path));
+        }
+        if let Some(want) = get("x-want") {
+            headers.push(("x-rollgate-cluster".into(), want.into_bytes()));
+        }
+        if eos {
+            self.end_request(stream);
+        }
+        Ok(FilterVerdict::Continue)
+    }
+
+    fn on_request_body(
+        &mut self,
+        stream: StreamId,
+        chunk: &[u8],
+        eos: bool,
+    ) -> Result<Vec<u8>, VmFailure> {
+        if eos {
+            self.end_request(stream);
+        }
+        Ok(chunk.to_vec())
+    }
+
+    fn on_response_headers(
+        &mut self,
+        headers: &mut HeaderList,
+    ) -> Result<FilterVerdict, VmFailure> {
+        headers.push(("x-filtered".into(), self.config.clone().into_bytes()));
+        headers.retain(|(name, _)| name != "content-length");
+        Ok(FilterVerdict::Continue)
+    }
+
+    fn on_response_body(
+        &mut self,
+        stream: StreamId,
+        chunk: &[u8],
+        eos: bool,
+    ) -> Result<Vec<u8>, VmFailure> {
+        // Buffer the whole body, like a filter that needs it all to compare it.
+        let buffer = self.response_buffers.entry(stream).or_default();
+        buffer.extend(chunk.iter().map(u8::to_ascii_uppercase));
+        Ok(if eos {
+            self.response_buffers.remove(&stream).unwrap_or_default()
+        } else {
+            Vec::new()
+        })
+    }
+
     fn count(&mut self, name: &str) {
         count(
             &self.counters,
@@ -85,77 +156,30 @@ impl FilterVm for ScriptedVm {
         Ok(self.next_stream)
     }
 
-    fn request_headers(
+    fn headers(
         &mut self,
         stream: StreamId,
+        direction: Direction,
         headers: &mut HeaderList,
         eos: bool,
     ) -> Result<FilterVerdict, VmFailure> {
-        self.count("requests");
-        headers.retain(|(name, _)| name != "x-rollgate-cluster");
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
-        if get("x-deny").is_some() {
-            return Ok(FilterVerdict::LocalResponse(LocalResponse {
-                status: 403,
-                headers: vec![("x-denied-by".into(), b"scripted".to_vec())],
-                body: b"denied".to_vec(),
-            }));
+        match direction {
+            Direction::Request => self.on_request_headers(stream, headers, eos),
+            Direction::Response => self.on_response_headers(headers),
         }
-        if let Some(call) = get("x-call") {
-            let path = get("x-call-path").unwrap_or_else(|| "/shadow".into());
-            self.wants_call.insert(stream, (call, path));
-        }
-        if let Some(want) = get("x-want") {
-            headers.push(("x-rollgate-cluster".into(), want.into_bytes()));
-        }
-        if eos {
-            self.end_request(stream);
-        }
-        Ok(FilterVerdict::Continue)
     }
 
-    fn request_body(
+    fn body(
         &mut self,
         stream: StreamId,
+        direction: Direction,
         chunk: &[u8],
         eos: bool,
     ) -> Result<Vec<u8>, VmFailure> {
-        if eos {
-            self.end_request(stream);
+        match direction {
+            Direction::Request => self.on_request_body(stream, chunk, eos),
+            Direction::Response => self.on_response_body(stream, chunk, eos),
         }
-        Ok(chunk.to_vec())
-    }
-
-    fn response_headers(
-        &mut self,
-        _: StreamId,
-        headers: &mut HeaderList,
-        _: bool,
-    ) -> Result<FilterVerdict, VmFailure> {
-        headers.push(("x-filtered".into(), self.config.clone().into_bytes()));
-        headers.retain(|(name, _)| name != "content-length");
-        Ok(FilterVerdict::Continue)
-    }
-
-    fn response_body(
-        &mut self,
-        stream: StreamId,
-        chunk: &[u8],
-        eos: bool,
-    ) -> Result<Vec<u8>, VmFailure> {
-        // Buffer the whole body, like a filter that needs it all to compare it.
-        let buffer = self.response_buffers.entry(stream).or_default();
-        buffer.extend(chunk.iter().map(u8::to_ascii_uppercase));
-        Ok(if eos {
-            self.response_buffers.remove(&stream).unwrap_or_default()
-        } else {
-            Vec::new()
-        })
     }
 
     fn finish_stream(&mut self, _: StreamId) {

@@ -14,6 +14,15 @@ pub type HeaderList = Vec<(String, Vec<u8>)>;
 /// Identifies one HTTP stream (an HTTP context) inside one VM.
 pub type StreamId = u32;
 
+/// Which way a message flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client → upstream.
+    Request,
+    /// Upstream → client.
+    Response,
+}
+
 /// What a stream callback asked the host to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterVerdict {
@@ -79,32 +88,21 @@ pub enum VmFailure {
 pub trait FilterVm: Send {
     /// Creates an HTTP context for a new stream.
     fn create_stream(&mut self) -> Result<StreamId, VmFailure>;
-    /// `on_http_request_headers`; the filter may edit `headers` in place.
-    fn request_headers(
+    /// `on_http_request_headers` or `on_http_response_headers` (`:status` included); the
+    /// filter may edit `headers` in place.
+    fn headers(
         &mut self,
         stream: StreamId,
+        direction: Direction,
         headers: &mut HeaderList,
         end_of_stream: bool,
     ) -> Result<FilterVerdict, VmFailure>;
-    /// `on_http_request_body` with the next chunk; returns the bytes released to the upstream
-    /// (the filter's buffer on `Continue`, nothing while it buffers).
-    fn request_body(
+    /// `on_http_request_body` or `on_http_response_body` with the next chunk; returns the bytes
+    /// released to the next hop (the filter's buffer on `Continue`, nothing while it buffers).
+    fn body(
         &mut self,
         stream: StreamId,
-        chunk: &[u8],
-        end_of_stream: bool,
-    ) -> Result<Vec<u8>, VmFailure>;
-    /// `on_http_response_headers` (`:status` included); the filter may edit `headers`.
-    fn response_headers(
-        &mut self,
-        stream: StreamId,
-        headers: &mut HeaderList,
-        end_of_stream: bool,
-    ) -> Result<FilterVerdict, VmFailure>;
-    /// `on_http_response_body` with the next chunk; returns the bytes released to the client.
-    fn response_body(
-        &mut self,
-        stream: StreamId,
+        direction: Direction,
         chunk: &[u8],
         end_of_stream: bool,
     ) -> Result<Vec<u8>, VmFailure>;

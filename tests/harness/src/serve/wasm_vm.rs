@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::error::ServeError;
 use super::metrics::{Histogram, MetricSnapshot, MetricValue};
 use super::vm::{
-    CallResponse, DispatchedCall, FilterVerdict, FilterVm, HeaderList, LocalResponse, StreamId,
-    VmFactory, VmFailure,
+    CallResponse, Direction, DispatchedCall, FilterVerdict, FilterVm, HeaderList, LocalResponse,
+    StreamId, VmFactory, VmFailure,
 };
 use crate::{
     Action, ClockMode, ClusterPolicy, HarnessError, HeaderMap, HttpCallResponse, LogLevel,
@@ -79,7 +79,7 @@ impl WasmVm {
         stream: StreamId,
         action: Action,
         headers: &mut HeaderList,
-        request: bool,
+        direction: Direction,
     ) -> Result<FilterVerdict, VmFailure> {
         let record = self
             .vm
@@ -92,10 +92,9 @@ impl WasmVm {
                 body: local.body.clone(),
             }));
         }
-        let after = if request {
-            Some(&record.request_headers)
-        } else {
-            record.response_headers.as_ref()
+        let after = match direction {
+            Direction::Request => Some(&record.request_headers),
+            Direction::Response => record.response_headers.as_ref(),
         };
         if let Some(after) = after {
             *headers = to_list(after);
@@ -116,55 +115,35 @@ impl FilterVm for WasmVm {
         self.vm.create_stream().map(|id| id.0).map_err(failure)
     }
 
-    fn request_headers(
+    fn headers(
         &mut self,
         stream: StreamId,
+        direction: Direction,
         headers: &mut HeaderList,
         eos: bool,
     ) -> Result<FilterVerdict, VmFailure> {
-        let action = self
-            .vm
-            .request_headers(crate::StreamId(stream), to_map(headers), eos)
-            .map_err(failure)?;
-        self.after_headers(stream, action, headers, true)
+        let (id, map) = (crate::StreamId(stream), to_map(headers));
+        let action = match direction {
+            Direction::Request => self.vm.request_headers(id, map, eos),
+            Direction::Response => self.vm.response_headers(id, map, eos),
+        }
+        .map_err(failure)?;
+        self.after_headers(stream, action, headers, direction)
     }
 
-    fn request_body(
+    fn body(
         &mut self,
         stream: StreamId,
+        direction: Direction,
         chunk: &[u8],
         eos: bool,
     ) -> Result<Vec<u8>, VmFailure> {
-        let outcome = self
-            .vm
-            .request_body(crate::StreamId(stream), chunk, eos)
-            .map_err(failure)?;
-        Ok(outcome.forwarded)
-    }
-
-    fn response_headers(
-        &mut self,
-        stream: StreamId,
-        headers: &mut HeaderList,
-        eos: bool,
-    ) -> Result<FilterVerdict, VmFailure> {
-        let action = self
-            .vm
-            .response_headers(crate::StreamId(stream), to_map(headers), eos)
-            .map_err(failure)?;
-        self.after_headers(stream, action, headers, false)
-    }
-
-    fn response_body(
-        &mut self,
-        stream: StreamId,
-        chunk: &[u8],
-        eos: bool,
-    ) -> Result<Vec<u8>, VmFailure> {
-        let outcome = self
-            .vm
-            .response_body(crate::StreamId(stream), chunk, eos)
-            .map_err(failure)?;
+        let id = crate::StreamId(stream);
+        let outcome = match direction {
+            Direction::Request => self.vm.request_body(id, chunk, eos),
+            Direction::Response => self.vm.response_body(id, chunk, eos),
+        }
+        .map_err(failure)?;
         Ok(outcome.forwarded)
     }
 

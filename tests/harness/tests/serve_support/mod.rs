@@ -197,6 +197,18 @@ impl Harness {
         Self { dir, proxy, client }
     }
 
+    /// Starts `serve` over the `stable` and `canary` clusters of [`canary_config`].
+    pub async fn stable_canary(config: &str, stable: &Upstream, canary: &Upstream) -> Self {
+        Self::start(
+            config,
+            &[
+                (&cluster("stable"), stable.addr),
+                (&cluster("canary"), canary.addr),
+            ],
+        )
+        .await
+    }
+
     /// URL of `path` on the proxy.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.proxy.listen_addr())
