@@ -151,14 +151,7 @@ fn push_to_rollout(path: &std::path::Path, allocation: &Allocation) -> anyhow::R
             name,
             wasm_filename,
         } => {
-            let sink = EcdsFileSink {
-                path: path.clone(),
-                target: rollgate_filter::ecds::EcdsTarget {
-                    name: name.clone(),
-                    wasm_filename: wasm_filename.clone(),
-                },
-            };
-            sink.push(&config, version)?;
+            EcdsFileSink::new(path, name, wasm_filename).push(&config, version)?;
             eprintln!("rollgate: bandit: wrote weights to {}", path.display());
         }
         SinkTarget::Stdout => {

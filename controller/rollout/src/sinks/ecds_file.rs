@@ -55,13 +55,7 @@ mod tests {
     }
 
     fn sink_in(dir: &std::path::Path) -> EcdsFileSink {
-        EcdsFileSink {
-            path: dir.join("ecds.yaml"),
-            target: EcdsTarget {
-                name: "rollgate".into(),
-                wasm_filename: "/w.wasm".into(),
-            },
-        }
+        EcdsFileSink::new(&dir.join("ecds.yaml"), "rollgate", "/w.wasm")
     }
 
     #[test]
