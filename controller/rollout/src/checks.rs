@@ -46,7 +46,8 @@ async fn check_one<Q: QuerySource>(rollout: &Rollout, source: &Q, gate: &Gate) -
     evaluate(gate, &canary, stable.as_ref())
 }
 
-/// Exposures of both variants since the current weight was pushed, against that weight.
+/// Exposures of both variants since the current weight was pushed (or the rollout resumed),
+/// against that weight.
 async fn check_srm<Q: QuerySource>(
     rollout: &Rollout,
     source: &Q,
@@ -61,8 +62,8 @@ async fn check_srm<Q: QuerySource>(
     let Some(canary_bp) = state.applied_canary_bp else {
         return no_data("no weight has been pushed yet".to_string());
     };
-    let Some(window_ms) = srm_window_ms(state.applied_at_ms(), now, gate.interval_ms) else {
-        return no_data("the step's weight was pushed less than 1s ago".to_string());
+    let Some(window_ms) = srm_window_ms(state.observed_since_ms(), now, gate.interval_ms) else {
+        return no_data("the step's weight was pushed (or resumed) less than 1s ago".to_string());
     };
     let queries = GateQueries::render_over(
         gate,
@@ -83,4 +84,78 @@ async fn check_srm<Q: QuerySource>(
     let canary = source.query(&canary_query).await;
     let stable = source.query(&stable_query).await;
     evaluate_srm(gate, &stable, &canary, canary_bp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{step, Input};
+    use std::future::Future;
+    use std::sync::Mutex;
+
+    /// Answers exposure queries with fixed counts and keeps every query.
+    struct Exposures {
+        stable: f64,
+        canary: f64,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl QuerySource for Exposures {
+        fn query(&self, promql: &str) -> impl Future<Output = QueryResult> + Send {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(promql.to_string());
+            }
+            let value = if promql.contains(r#"variant="canary""#) {
+                self.canary
+            } else {
+                self.stable
+            };
+            std::future::ready(QueryResult::Value(value))
+        }
+    }
+
+    fn rollout(dir: &std::path::Path) -> Rollout {
+        std::fs::write(
+            dir.join("base.json"),
+            r#"{"version":1,"experiments":[{"id":"e","kind":"canary","salt":"e","variants":[
+              {"name":"stable","cluster":"s","weight":10000},{"name":"canary","cluster":"c","weight":0}]}]}"#,
+        )
+        .expect("base");
+        let spec = "apiVersion: rollgate.dev/v1\nkind: Rollout\nmetadata: { name: r }\nspec:\n  experiment: e\n  stable: stable\n  canary: canary\n  base_config: base.json\n  sink: { stdout: {} }\n  prometheus: { url: http://127.0.0.1:9 }\n  state_file: s.json\n  steps: [{ weight: 20, pause: 10m }, { weight: 100 }]\n  gates:\n    - { name: srm, template: srm }\n";
+        crate::spec::parse_rollout(spec, dir).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn srm_counts_exposures_since_the_push_against_the_pushed_weight() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rollout = rollout(dir.path());
+        let t0 = 1_700_000_000_000;
+        let state = RolloutState::new("r", t0);
+        let (state, _) = step(&rollout.plan, state, Input::Tick, t0);
+        let (state, _) = step(&rollout.plan, state, Input::Pushed { canary_bp: 2_000 }, t0);
+        // 80/20 expected; 20 % of 5,000 is exactly 1,000 canary exposures.
+        let source = Exposures {
+            stable: 4_000.0,
+            canary: 1_000.0,
+            seen: Mutex::new(Vec::new()),
+        };
+        let names = vec!["srm".to_string()];
+        let verdicts = check_gates(&rollout, &source, &names, &state, t0 + 95_400).await;
+        let evidence = verdicts[0].srm.clone().expect("evidence");
+        assert!((evidence.expected_canary_share - 0.2).abs() < 1e-12);
+        assert_eq!(verdicts[0].value, Some(1.0));
+        let seen = source.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(
+            seen,
+            vec![
+                r#"sum(increase(rollgate_exposures_total{experiment="e",variant="canary"}[1m35s]))"#,
+                r#"sum(increase(rollgate_exposures_total{experiment="e",variant="stable"}[1m35s]))"#,
+            ]
+        );
+        // The same counts against a 10 % weight are a mismatch.
+        let mut at_ten = state.clone();
+        at_ten.applied_canary_bp = Some(1_000);
+        let verdicts = check_gates(&rollout, &source, &names, &at_ten, t0 + 95_400).await;
+        assert_eq!(verdicts[0].outcome, crate::gates::GateOutcome::Invalid);
+    }
 }

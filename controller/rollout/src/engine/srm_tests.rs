@@ -173,9 +173,22 @@ fn too_few_exposures_follow_the_no_data_policy() {
 }
 
 #[test]
-fn the_applied_weight_knows_when_it_was_pushed() {
+fn exposures_count_from_the_push_or_the_latest_resume() {
     let plan = plan();
     let state = at_step0(&plan);
-    assert_eq!(state.applied_at_ms(), Some(T0));
-    assert_eq!(RolloutState::new("r", T0).applied_at_ms(), None);
+    assert_eq!(state.observed_since_ms(), Some(T0));
+    assert_eq!(RolloutState::new("r", T0).observed_since_ms(), None);
+    let verdicts = vec![err(GateOutcome::Pass, 0.001), srm(&plan, 9_400.0, 600.0)];
+    let (state, _) = step(&plan, state, Input::GateResults(verdicts), T0 + 500);
+    let resume = ControlRequest {
+        id: "1".into(),
+        action: ManualAction::Resume,
+    };
+    let (state, _) = step(&plan, state, Input::Control(resume), T0 + 60_000);
+    assert_eq!(state.phase, Phase::Progressing);
+    assert_eq!(
+        state.observed_since_ms(),
+        Some(T0 + 60_000),
+        "the mismatched data before the resume is not judged again"
+    );
 }

@@ -299,12 +299,14 @@ impl RolloutState {
         }
     }
 
-    /// When the sink confirmed the weight it holds now (the latest `pushed` event of that
-    /// weight still in the history).
-    pub fn applied_at_ms(&self) -> Option<UnixMillis> {
+    /// Since when the current weight's traffic counts for the `srm` gate: the latest of the
+    /// sink's confirmation of that weight and a resume after it (data from before a resume
+    /// may be the mismatch someone just fixed).
+    pub fn observed_since_ms(&self) -> Option<UnixMillis> {
         let applied = self.applied_canary_bp?;
         self.history.iter().rev().find_map(|h| match h.event {
             Event::Pushed { canary_bp, .. } if canary_bp == applied => Some(h.at_ms),
+            Event::Resumed => Some(h.at_ms),
             _ => None,
         })
     }

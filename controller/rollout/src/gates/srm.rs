@@ -53,7 +53,8 @@ impl std::fmt::Display for SrmEvidence {
 }
 
 /// The window the exposures are counted over: the time since the current step's weight was
-/// pushed, whole seconds (Prometheus range), or the gate's interval when that time is unknown.
+/// pushed (or the rollout resumed, [`crate::engine::RolloutState::observed_since_ms`]), whole
+/// seconds (Prometheus range), or the gate's interval when that time is unknown.
 /// `None` while less than one second has passed.
 pub fn srm_window_ms(pushed_at_ms: Option<u64>, now_ms: u64, interval_ms: u64) -> Option<u64> {
     let window = match pushed_at_ms {

@@ -20,7 +20,7 @@
 //!
 //! It reads `rollgate_exposures_total{experiment,variant}` of the stable and the canary
 //! variant, `sum(increase(...[W]))` where `W` is the time since the current step's weight was
-//! pushed (whole seconds), and runs a chi-squared goodness-of-fit test of the two counts
+//! pushed or since the latest `rollgate resume` (whole seconds), and runs a chi-squared goodness-of-fit test of the two counts
 //! against the weights pushed for the step. p < 0.001 makes the step invalid: the rollout
 //! pauses with a `sample_ratio_mismatch` reason giving the observed counts, the expected
 //! shares and the p-value, and no decision (advance, promotion, rollback) is taken on that
