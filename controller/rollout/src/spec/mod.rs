@@ -20,8 +20,8 @@
 //!
 //! It reads `rollgate_exposures_total{experiment,variant}` of the stable and the canary
 //! variant, `sum(increase(...[W]))` where `W` is the time since the current step's weight was
-//! pushed or since the latest `rollgate resume` (whole seconds), and runs a chi-squared goodness-of-fit test of the two counts
-//! against the weights pushed for the step. p < 0.001 makes the step invalid: the rollout
+//! pushed or since the latest `rollgate resume` (whole seconds), and runs a chi-squared
+//! goodness-of-fit test of the two counts against the weights pushed for the step. p < 0.001 makes the step invalid: the rollout
 //! pauses with a `sample_ratio_mismatch` reason giving the observed counts, the expected
 //! shares and the p-value, and no decision (advance, promotion, rollback) is taken on that
 //! check; `rollgate resume` continues once the cause is fixed. Fewer than 100 exposures in
