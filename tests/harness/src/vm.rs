@@ -195,6 +195,11 @@ impl Vm {
         }
     }
 
+    /// Size of the guest's linear memory in 64 KiB wasm pages (0 when it exports none).
+    pub fn memory_pages(&self) -> u64 {
+        self.store.data().memory.map_or(0, |memory| memory.size(&self.store))
+    }
+
     /// The root context's id.
     pub fn root_context_id(&self) -> u32 {
         self.store.data().root_context_id
