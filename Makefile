@@ -51,3 +51,26 @@ manifests: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## fuzz-tools: install cargo-fuzz when missing (needs the nightly toolchain)
+.PHONY: fuzz-tools fuzz fuzz-smoke soak
+fuzz-tools:
+	@cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz
+
+FUZZ_SECONDS ?= 30
+# New inputs go to fuzz/target/corpus/<target> (gitignored); the committed corpus is read only.
+FUZZ_RUN = cd fuzz && mkdir -p target/corpus/$(1) && cargo +nightly fuzz run -O $(2) $(1) target/corpus/$(1) corpus/$(1) -- -max_total_time=$(FUZZ_SECONDS)
+
+## fuzz-smoke: the two core fuzz targets (config, route), FUZZ_SECONDS each (default 30)
+fuzz-smoke: fuzz-tools
+	$(call FUZZ_RUN,config)
+	$(call FUZZ_RUN,route)
+
+## fuzz: every fuzz target FUZZ_SECONDS each, including the real .wasm in the harness
+fuzz: fuzz-smoke wasm
+	$(call FUZZ_RUN,harness_headers,--features harness)
+
+## soak: 1,000,000 requests through one harness VM with rotating configs (traps, decisions, memory)
+soak: wasm
+	$(CARGO) bench -p rollgate-benches --bench soak
