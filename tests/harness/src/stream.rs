@@ -141,10 +141,7 @@ impl Vm {
         count: usize,
         end_of_stream: bool,
     ) -> Result<Action, HarnessError> {
-        let name = match callback {
-            Callback::RequestHeaders => "proxy_on_request_headers",
-            _ => "proxy_on_response_headers",
-        };
+        let name = callback.export_name();
         let raw = self.call(
             name,
             stream.0,
@@ -205,11 +202,7 @@ impl Vm {
         };
         buffer.extend_from_slice(chunk);
         let size = buffer.len();
-        let name = if request {
-            "proxy_on_request_body"
-        } else {
-            "proxy_on_response_body"
-        };
+        let name = callback.export_name();
         let raw = self.call(
             name,
             stream.0,
@@ -265,10 +258,7 @@ impl Vm {
         func: TrailersFn,
         count: usize,
     ) -> Result<Action, HarnessError> {
-        let name = match callback {
-            Callback::RequestTrailers => "proxy_on_request_trailers",
-            _ => "proxy_on_response_trailers",
-        };
+        let name = callback.export_name();
         let raw = self.call(
             name,
             stream.0,
@@ -303,7 +293,8 @@ impl Vm {
     }
 
     /// Ends a stream: `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`; returns its record.
-    /// The stream is removed even if a callback traps (the error is returned).
+    /// The stream is removed even if a callback traps (the error is returned). A guest whose
+    /// `proxy_on_done` returns false (deferring deletion until `proxy_done`) is deleted at once.
     pub fn finish_stream(&mut self, stream: StreamId) -> Result<StreamRecord, HarnessError> {
         self.stream_mut(stream)?;
         let id = stream.0 as i32;

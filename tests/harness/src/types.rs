@@ -262,3 +262,17 @@ pub enum Callback {
     /// `proxy_on_response_trailers`
     ResponseTrailers,
 }
+
+impl Callback {
+    /// The guest export Envoy calls for this callback.
+    pub fn export_name(self) -> &'static str {
+        match self {
+            Self::RequestHeaders => "proxy_on_request_headers",
+            Self::RequestBody => "proxy_on_request_body",
+            Self::RequestTrailers => "proxy_on_request_trailers",
+            Self::ResponseHeaders => "proxy_on_response_headers",
+            Self::ResponseBody => "proxy_on_response_body",
+            Self::ResponseTrailers => "proxy_on_response_trailers",
+        }
+    }
+}

@@ -39,6 +39,22 @@ fn modify(
     Ok(())
 }
 
+/// Shared body of `proxy_add_header_map_value` and `proxy_replace_header_map_value`.
+fn set_value(
+    mut caller: Ctx<'_>,
+    map: i32,
+    (key_ptr, key_size): (i32, i32),
+    (value_ptr, value_size): (i32, i32),
+    change: fn(&mut HeaderMap, Vec<u8>, Vec<u8>),
+) -> wasmtime::Result<i32> {
+    let map = abi_try!(map_type(map).and_then(mutable));
+    let key = abi_try!(read(&caller, key_ptr, key_size));
+    let value = abi_try!(read(&caller, value_ptr, value_size));
+    Ok(code(modify(caller.data_mut(), map, |h| {
+        change(h, key, value)
+    })))
+}
+
 pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
@@ -86,37 +102,37 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_add_header_map_value",
-        |mut caller: Ctx<'_>,
+        |caller: Ctx<'_>,
          map: i32,
          key_ptr: i32,
          key_size: i32,
          value_ptr: i32,
-         value_size: i32|
-         -> wasmtime::Result<i32> {
-            let map = abi_try!(map_type(map).and_then(mutable));
-            let key = abi_try!(read(&caller, key_ptr, key_size));
-            let value = abi_try!(read(&caller, value_ptr, value_size));
-            Ok(code(modify(caller.data_mut(), map, |h| {
-                h.append(&key, &value)
-            })))
+         value_size: i32| {
+            set_value(
+                caller,
+                map,
+                (key_ptr, key_size),
+                (value_ptr, value_size),
+                HeaderMap::append,
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_replace_header_map_value",
-        |mut caller: Ctx<'_>,
+        |caller: Ctx<'_>,
          map: i32,
          key_ptr: i32,
          key_size: i32,
          value_ptr: i32,
-         value_size: i32|
-         -> wasmtime::Result<i32> {
-            let map = abi_try!(map_type(map).and_then(mutable));
-            let key = abi_try!(read(&caller, key_ptr, key_size));
-            let value = abi_try!(read(&caller, value_ptr, value_size));
-            Ok(code(modify(caller.data_mut(), map, |h| {
-                h.replace(&key, &value)
-            })))
+         value_size: i32| {
+            set_value(
+                caller,
+                map,
+                (key_ptr, key_size),
+                (value_ptr, value_size),
+                HeaderMap::replace,
+            )
         },
     )?;
     linker.func_wrap(

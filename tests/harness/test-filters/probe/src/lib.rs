@@ -16,6 +16,28 @@ fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
+/// Logs the http call response being delivered as `<who> call <token> status=<s> body=<b>`
+/// and returns its status.
+fn log_call_response(who: &str, token: u32, body_size: usize) -> String {
+    use proxy_wasm::types::{BufferType, MapType};
+    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    log(
+        LogLevel::Info,
+        &format!(
+            "{who} call {token} status={status} body={}",
+            String::from_utf8_lossy(&body)
+        ),
+    );
+    status
+}
+
 #[derive(Default, Clone)]
 struct Settings {
     call_cluster: String,
@@ -34,19 +56,7 @@ struct ProbeRoot {
 
 impl Context for ProbeRoot {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        let status = self
-            .get_http_call_response_header(":status")
-            .unwrap_or_default();
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
-        log(
-            LogLevel::Info,
-            &format!(
-                "root call {token} status={status} body={}",
-                String::from_utf8_lossy(&body)
-            ),
-        );
+        log_call_response("root", token, body_size);
     }
 }
 
@@ -159,20 +169,7 @@ struct ProbeStream {
 
 impl Context for ProbeStream {
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        let status = self
-            .get_http_call_response_header(":status")
-            .unwrap_or_default();
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
-        log(
-            LogLevel::Info,
-            &format!(
-                "stream {} call {token} status={status} body={}",
-                self.id,
-                String::from_utf8_lossy(&body)
-            ),
-        );
+        let status = log_call_response(&format!("stream {}", self.id), token, body_size);
         self.set_http_request_header("x-probe-call-status", Some(&status));
         self.resume_http_request();
     }
