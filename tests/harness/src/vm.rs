@@ -197,7 +197,10 @@ impl Vm {
 
     /// Size of the guest's linear memory in 64 KiB wasm pages (0 when it exports none).
     pub fn memory_pages(&self) -> u64 {
-        self.store.data().memory.map_or(0, |memory| memory.size(&self.store))
+        self.store
+            .data()
+            .memory
+            .map_or(0, |memory| memory.size(&self.store))
     }
 
     /// The root context's id.
