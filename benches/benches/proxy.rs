@@ -95,7 +95,7 @@ fn filter_wasm() -> Result<PathBuf, String> {
 
 async fn proxy(dir: &Path, wasm: Option<PathBuf>, upstream: SocketAddr) -> RunningProxy {
     let clusters = dir.join("clusters.yaml");
-    let mut yaml = String::from("default_cluster: stable\nclusters:\n");
+    let mut yaml = String::from("default_cluster: \"outbound|80|stable|model.ml.svc.cluster.local\"\nclusters:\n");
     for variant in ["stable", "canary"] {
         yaml.push_str(&format!(
             "  - name: \"outbound|80|{variant}|model.ml.svc.cluster.local\"\n    endpoints: [\"{upstream}\"]\n"
