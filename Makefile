@@ -39,9 +39,9 @@ prometheus:
 	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null) \
 	    || echo "WARNING: could not install prometheus; tests that need it will say so and skip"; }
 
-## build: the native binaries (rollgate, rollgate-harness) in debug
+## build: the native binaries (rollgate, rollgate-harness, the demo stand-ins) in debug
 build: wasm
-	$(CARGO) build -p rollgate -p rollgate-harness
+	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-e2e --bins
 
 ## test: everything, in debug, from a clean clone
 test: wasm prometheus
