@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     };
     match FilterConfig::from_json(&text) {
         Ok(again) => assert_eq!(again, config, "round trip changed the config"),
-        Err(err) => panic!("re-serialized config refused: {err}\n{}", String::from_utf8_lossy(&text)),
+        Err(err) => panic!(
+            "re-serialized config refused: {err}\n{}",
+            String::from_utf8_lossy(&text)
+        ),
     }
     let request = HeaderList::new(vec![
         (":authority".into(), b"fraud-detector".to_vec()),

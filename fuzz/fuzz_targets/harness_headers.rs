@@ -38,7 +38,10 @@ fn fixture() -> &'static Fixture {
             .unwrap_or_else(|e| panic!("fixed config refused by the filter: {e}"));
         let table = RoutingTable::from_json(FIXED_CONFIG.as_bytes())
             .unwrap_or_else(|e| panic!("fixed config refused natively: {e}"));
-        Fixture { vm: Mutex::new(vm), table }
+        Fixture {
+            vm: Mutex::new(vm),
+            table,
+        }
     })
 }
 
@@ -66,7 +69,10 @@ fuzz_target!(|input: FuzzRequest| {
         .into_iter()
         .take(256)
         .map(|(name, value)| {
-            let value: Vec<u8> = value.into_iter().filter(|b| !b"\0\r\n".contains(b)).collect();
+            let value: Vec<u8> = value
+                .into_iter()
+                .filter(|b| !b"\0\r\n".contains(b))
+                .collect();
             (token(&name), value)
         })
         .collect();
@@ -83,21 +89,37 @@ fuzz_target!(|input: FuzzRequest| {
     let native = fixture.table.decide(&view, 0);
     let stable = native == fixture.table.decide(&view, 1);
 
-    let stream = vm.create_stream().unwrap_or_else(|e| panic!("context create: {e}"));
+    let stream = vm
+        .create_stream()
+        .unwrap_or_else(|e| panic!("context create: {e}"));
     let headers = HeaderMap::from_pairs(pairs.iter().map(|(n, v)| (n, v)));
     if let Err(e) = vm.request_headers(stream, headers, true) {
         panic!("request headers trapped or failed: {e}");
     }
-    let record = vm.finish_stream(stream).unwrap_or_else(|e| panic!("finish: {e}"));
+    let record = vm
+        .finish_stream(stream)
+        .unwrap_or_else(|e| panic!("finish: {e}"));
     let routes = record.request_headers.get_all(ROUTE);
     let variants = record.request_headers.get_all(VARIANT);
-    assert_eq!(routes.len(), 1, "route header not set exactly once: {routes:?}");
-    assert_eq!(variants.len(), 1, "variant header not set exactly once: {variants:?}");
+    assert_eq!(
+        routes.len(),
+        1,
+        "route header not set exactly once: {routes:?}"
+    );
+    assert_eq!(
+        variants.len(),
+        1,
+        "variant header not set exactly once: {variants:?}"
+    );
     let Some(native) = native else {
         panic!("native core gave no decision although the catch-all applies");
     };
     if stable {
-        assert_eq!(routes[0], native.cluster.as_bytes(), "wasm and native disagree");
+        assert_eq!(
+            routes[0],
+            native.cluster.as_bytes(),
+            "wasm and native disagree"
+        );
         assert_eq!(variants[0], native.variant_name.as_bytes());
     }
     // Answer shadow copies so nothing piles up in the VM between inputs.

@@ -24,9 +24,10 @@ fn table() -> &'static RoutingTable {
 }
 
 fn rule_matches(experiment: &CompiledExperiment, request: &HeaderList) -> bool {
-    let authority_ok = experiment.authority.as_ref().is_none_or(|want| {
-        authority_host(request.authority()).to_ascii_lowercase() == *want
-    });
+    let authority_ok = experiment
+        .authority
+        .as_ref()
+        .is_none_or(|want| authority_host(request.authority()).to_ascii_lowercase() == *want);
     let path_ok = experiment
         .path_prefix
         .as_ref()
@@ -101,11 +102,18 @@ fuzz_target!(|input: FuzzRequest| {
     assert_eq!(decision.experiment_id, experiment.id);
     assert_eq!(decision.variant_name, variant.name);
     assert_eq!(decision.cluster, variant.cluster);
-    assert_ne!(decision.reason, DecisionReason::Guarded, "nothing is tripped");
+    assert_ne!(
+        decision.reason,
+        DecisionReason::Guarded,
+        "nothing is tripped"
+    );
 
     // The chosen experiment matches; every better (or equal and earlier) one that matches by
     // rule was excluded by its layer.
-    assert!(rule_matches(experiment, &request), "chosen experiment does not match");
+    assert!(
+        rule_matches(experiment, &request),
+        "chosen experiment does not match"
+    );
     let chosen = experiment.specificity();
     for (index, other) in experiments.iter().enumerate() {
         let better = other.specificity() > chosen
@@ -121,8 +129,13 @@ fuzz_target!(|input: FuzzRequest| {
     }
     let key = unit_key(experiment, &request, input.random);
     if let Some((layer, range)) = &experiment.layer {
-        let key = key.as_deref().unwrap_or_else(|| panic!("layered without a key"));
-        assert!(range.contains(bucket(layer, key)), "outside the layer range");
+        let key = key
+            .as_deref()
+            .unwrap_or_else(|| panic!("layered without a key"));
+        assert!(
+            range.contains(bucket(layer, key)),
+            "outside the layer range"
+        );
     }
 
     // Forced only by a valid variant name, and always when one is given.
@@ -130,22 +143,35 @@ fuzz_target!(|input: FuzzRequest| {
         .force_header
         .as_deref()
         .and_then(|name| request.header(name))
-        .filter(|wanted| experiment.variants.iter().any(|v| v.name.as_bytes() == *wanted));
+        .filter(|wanted| {
+            experiment
+                .variants
+                .iter()
+                .any(|v| v.name.as_bytes() == *wanted)
+        });
     match (decision.reason, forced_name) {
         (DecisionReason::Forced, Some(wanted)) => assert_eq!(variant.name.as_bytes(), wanted),
         (DecisionReason::Forced, None) => panic!("forced without a valid variant name"),
         (_, Some(_)) => panic!("valid force header ignored"),
         (DecisionReason::Hashed, None) => {
-            let key = key.as_deref().unwrap_or_else(|| panic!("hashed without a unit key"));
+            let key = key
+                .as_deref()
+                .unwrap_or_else(|| panic!("hashed without a unit key"));
             assert!(variant.range.contains(bucket(&experiment.salt, key)));
         }
         (DecisionReason::MissingUnit, None) => {
             assert!(key.is_none());
-            assert_eq!(decision.variant_index, 0, "missing_unit stable serves the first");
+            assert_eq!(
+                decision.variant_index, 0,
+                "missing_unit stable serves the first"
+            );
         }
         (DecisionReason::Guarded, None) => unreachable!(),
     }
-    assert!(!decision.shadow || experiment.shadow.is_some(), "shadowed without a shadow");
+    assert!(
+        !decision.shadow || experiment.shadow.is_some(),
+        "shadowed without a shadow"
+    );
 
     // Deterministic; user-keyed decisions ignore the per-request random.
     assert_eq!(table.decide(&request, input.random), Some(decision));
