@@ -4,6 +4,9 @@
 //!   proportion test (binary metric) and the mean test (continuous metric), target < 200 ms;
 //!   the rank test (which rescans raw values) is measured too, for the record.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rollgate_api::store::{ab_tests, events};
 use rollgate_api::types::events::ValidEvent;
