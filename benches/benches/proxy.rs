@@ -23,7 +23,9 @@ const ANSWER: &str = "{\"prediction\":0.5}";
 /// A minimal keep-alive HTTP/1.1 upstream: reads a request (headers, content-length body) and
 /// answers a fixed JSON body. Kept tiny so the measurement is the proxy's.
 async fn upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
     let addr = listener.local_addr().expect("upstream addr");
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
@@ -83,7 +85,14 @@ fn filter_wasm() -> Result<PathBuf, String> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(&root)
-            .args(["build", "--release", "--target", "wasm32-wasip1", "-p", "rollgate-filter"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip1",
+                "-p",
+                "rollgate-filter",
+            ])
             .status()
             .map_err(|err| format!("cannot run cargo to build the filter: {err}"))?;
         if !status.success() {
@@ -95,7 +104,9 @@ fn filter_wasm() -> Result<PathBuf, String> {
 
 async fn proxy(dir: &Path, wasm: Option<PathBuf>, upstream: SocketAddr) -> RunningProxy {
     let clusters = dir.join("clusters.yaml");
-    let mut yaml = String::from("default_cluster: \"outbound|80|stable|model.ml.svc.cluster.local\"\nclusters:\n");
+    let mut yaml = String::from(
+        "default_cluster: \"outbound|80|stable|model.ml.svc.cluster.local\"\nclusters:\n",
+    );
     for variant in ["stable", "canary"] {
         yaml.push_str(&format!(
             "  - name: \"outbound|80|{variant}|model.ml.svc.cluster.local\"\n    endpoints: [\"{upstream}\"]\n"
@@ -111,8 +122,11 @@ async fn proxy(dir: &Path, wasm: Option<PathBuf>, upstream: SocketAddr) -> Runni
             {"name": "canary", "cluster": "outbound|80|canary|model.ml.svc.cluster.local", "weight": 500},
         ],
     });
-    std::fs::write(&config, serde_json::json!({"version": 1, "experiments": [experiment]}).to_string())
-        .expect("write config");
+    std::fs::write(
+        &config,
+        serde_json::json!({"version": 1, "experiments": [experiment]}).to_string(),
+    )
+    .expect("write config");
     let filtered = wasm.is_some();
     let mut args = ServeArgs::new(wasm, filtered.then_some(config), clusters);
     args.workers = Some(1);
@@ -126,10 +140,23 @@ fn median(samples: &mut [f64]) -> f64 {
 
 async fn timed_get(client: &reqwest::Client, url: &str, user: usize) -> Duration {
     let started = Instant::now();
-    let response = client.post(url).header("x-user-id", format!("user-{user}")).body("{\"features\":[1,2,3]}").send().await;
-    let body = response.expect("proxy answers").bytes().await.expect("body");
+    let response = client
+        .post(url)
+        .header("x-user-id", format!("user-{user}"))
+        .body("{\"features\":[1,2,3]}")
+        .send()
+        .await;
+    let body = response
+        .expect("proxy answers")
+        .bytes()
+        .await
+        .expect("body");
     let elapsed = started.elapsed();
-    assert_eq!(&body[..], ANSWER.as_bytes(), "the proxy returned the upstream's answer");
+    assert_eq!(
+        &body[..],
+        ANSWER.as_bytes(),
+        "the proxy returned the upstream's answer"
+    );
     elapsed
 }
 
@@ -141,7 +168,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("rollgate-proxy-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
