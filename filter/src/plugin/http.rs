@@ -1,15 +1,13 @@
 //! The per-request HTTP context: strip client-sent routing headers, decide, set the headers,
 //! count, copy the shadow body while the stream continues, and dispatch the copy at the end.
 
+use super::abi::types::{Action, BufferType, LogLevel, MapType};
 use super::host;
 use super::metric_ids::{class_index, ShadowResult};
-use super::root_dispatch::{run_as_root, DispatchJob};
 use super::state::{Active, SharedState};
 use crate::metrics::status_class;
 use crate::routing::{Decision, HeaderList};
 use crate::shadow::{extract, BodyCopy, CopyState, JsonScalar, SHADOW_HEADER};
-use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType};
 use std::rc::Rc;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -29,9 +27,6 @@ struct ShadowCopy {
 /// One request's context.
 pub struct RollgateHttp {
     context_id: u32,
-    root_context_id: u32,
-    /// Whether the shadow call went out as this context (fallback) rather than as the root.
-    dispatched_here: bool,
     shared: SharedState,
     active: Option<Rc<Active>>,
     decided: Option<Decided>,
@@ -44,11 +39,9 @@ pub struct RollgateHttp {
 
 impl RollgateHttp {
     /// A context for one request.
-    pub fn new(context_id: u32, root_context_id: u32, shared: SharedState) -> RollgateHttp {
+    pub fn new(context_id: u32, shared: SharedState) -> RollgateHttp {
         RollgateHttp {
             context_id,
-            root_context_id,
-            dispatched_here: false,
             shared,
             active: None,
             decided: None,
@@ -132,12 +125,12 @@ impl RollgateHttp {
         else {
             return;
         };
-        let result = self.dispatch_as_root(DispatchJob {
-            cluster: spec.cluster.clone(),
-            headers: copy.headers,
-            body: bytes,
-            timeout_ms: spec.timeout_ms,
-        });
+        let headers: Vec<(&str, &str)> = copy
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let result = host::dispatch(&spec.cluster, &headers, &bytes, spec.timeout_ms);
         match result {
             Ok(token) => {
                 active.count_shadow(decided.experiment, ShadowResult::Sent);
@@ -153,38 +146,13 @@ impl RollgateHttp {
             Err(status) => {
                 active.count_shadow(decided.experiment, ShadowResult::Failed);
                 host::log(
-                    proxy_wasm::types::LogLevel::Warn,
+                    LogLevel::Warn,
                     &format!(
                         "rollgate: shadow call to cluster {} failed: {status}",
                         spec.cluster
                     ),
                 );
             }
-        }
-    }
-
-    /// Dispatches as the root context so a late response still reaches it; falls back to
-    /// dispatching as this context if the root did not run the job.
-    fn dispatch_as_root(&mut self, job: DispatchJob) -> Result<u32, String> {
-        self.shared.borrow_mut().dispatch_job = Some(job);
-        run_as_root(self.root_context_id);
-        let (job, result) = {
-            let mut shared = self.shared.borrow_mut();
-            (shared.dispatch_job.take(), shared.dispatch_result.take())
-        };
-        match (result, job) {
-            (Some(result), _) => result,
-            (None, Some(job)) => {
-                self.dispatched_here = true;
-                let headers: Vec<(&str, &str)> = job
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                let body = (!job.body.is_empty()).then_some(job.body.as_slice());
-                host::dispatch(&job.cluster, headers, body, job.timeout_ms)
-            }
-            (None, None) => Err("the root context took the call but gave no result".to_string()),
         }
     }
 
@@ -232,22 +200,9 @@ fn shadow_copy(active: &Active, experiment: usize, request: &HeaderList) -> Opti
     })
 }
 
-impl Context for RollgateHttp {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        _num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
-        self.shared
-            .borrow_mut()
-            .shadow_response(token_id, body_size);
-    }
-}
-
-impl HttpContext for RollgateHttp {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+impl RollgateHttp {
+    /// Request headers: strip client-sent routing headers, decide, start the shadow copy.
+    pub fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let active = self.shared.borrow().active.clone();
         let Some(active) = active else {
             return Action::Continue;
@@ -269,7 +224,8 @@ impl HttpContext for RollgateHttp {
         Action::Continue
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    /// A request body chunk: copy it for the shadow while the stream continues.
+    pub fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if let Some(copy) = self.shadow.as_mut() {
             if copy.body.state() == CopyState::Copying {
                 let chunk =
@@ -283,12 +239,14 @@ impl HttpContext for RollgateHttp {
         Action::Continue
     }
 
-    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+    /// Request trailers: the request is complete, send the shadow copy.
+    pub fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         self.dispatch_shadow();
         Action::Continue
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+    /// Response headers: count the response, feed the guard, start copying the primary body.
+    pub fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         // A stream that never saw end of request (e.g. an early response) still sends its copy.
         self.dispatch_shadow();
         let (Some(active), Some(decided)) = (self.active.clone(), self.decided) else {
@@ -334,7 +292,8 @@ impl HttpContext for RollgateHttp {
         Action::Continue
     }
 
-    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    /// A response body chunk: copy it; at the end hand the compared value over.
+    pub fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if let Some(copy) = self.primary_body.as_mut() {
             if copy.state() == CopyState::Copying {
                 let chunk =
@@ -366,11 +325,6 @@ impl Drop for RollgateHttp {
         if let Some(copy) = self.primary_body.as_mut() {
             copy.release(&mut shared.budget);
         }
-        // A call made as this context (fallback only) can no longer get its response once the
-        // context is gone (the SDK routes by dispatching context): stop waiting and count it.
-        // Calls made as the root context stay pending; their responses arrive on the root.
-        if let (Some(token), true) = (self.token, self.dispatched_here) {
-            shared.abandon_call(token);
-        }
+        // The shadow call (if any) stays pending: its response arrives on the root context.
     }
 }

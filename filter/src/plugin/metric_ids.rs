@@ -1,9 +1,9 @@
 //! Metric ids of one routing table, defined once at configure time so requests only increment.
 
+use super::abi::types::MetricType;
 use super::host::define;
 use crate::metrics::{self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT};
 use crate::routing::RoutingTable;
-use proxy_wasm::types::MetricType;
 
 /// Status classes in label order; index with [`class_index`].
 pub const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];

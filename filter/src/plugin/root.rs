@@ -1,13 +1,12 @@
 //! The root context: loads configs (keeping the last good one on a refusal), creates HTTP
 //! contexts, and receives shadow responses the host delivers to it.
 
+use super::abi::types::{BufferType, LogLevel, MetricType};
 use super::host;
 use super::http::RollgateHttp;
 use super::state::{Active, Shared, SharedState};
 use crate::metrics::{stat_name, CONFIG_REJECTED_TOTAL};
 use crate::routing::RoutingTable;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{BufferType, ContextType, LogLevel, MetricType};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -36,44 +35,29 @@ impl RollgateRoot {
         host::increment(shared.config_rejected);
         false
     }
-}
 
-impl Context for RollgateRoot {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        _num_headers: usize,
-        body_size: usize,
-        _num_trailers: usize,
-    ) {
+    /// This root context's id.
+    pub fn context_id(&self) -> u32 {
+        self.context_id
+    }
+
+    /// A shadow call's response (delivered to the root, whichever context dispatched it).
+    pub fn on_http_call_response(&mut self, token_id: u32, body_size: usize) {
         self.shared
             .borrow_mut()
             .shadow_response(token_id, body_size);
     }
-}
 
-impl RootContext for RollgateRoot {
-    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+    /// VM start: defines the config-rejection counter.
+    pub fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
         let mut shared = self.shared.borrow_mut();
         shared.config_rejected =
             host::define(MetricType::Counter, &stat_name(CONFIG_REJECTED_TOTAL, &[]));
         true
     }
 
-    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        // Re-entered by an HTTP context to dispatch a shadow call as the root (root_dispatch).
-        let job = self.shared.borrow_mut().dispatch_job.take();
-        if let Some(job) = job {
-            let headers: Vec<(&str, &str)> = job
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            let body = (!job.body.is_empty()).then_some(job.body.as_slice());
-            let result = host::dispatch(&job.cluster, headers, body, job.timeout_ms);
-            self.shared.borrow_mut().dispatch_result = Some(result);
-            return true;
-        }
+    /// Loads a plugin configuration; a refused one keeps the previous one serving.
+    pub fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         let Some(bytes) = host::buffer(BufferType::PluginConfiguration, plugin_configuration_size)
         else {
             return self.reject("the plugin configuration is empty; give the filter config JSON");
@@ -93,15 +77,8 @@ impl RootContext for RollgateRoot {
         }
     }
 
-    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(RollgateHttp::new(
-            context_id,
-            self.context_id,
-            self.shared.clone(),
-        )))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+    /// The HTTP context of a new stream, sharing this root's state.
+    pub fn create_http_context(&self, context_id: u32) -> RollgateHttp {
+        RollgateHttp::new(context_id, self.shared.clone())
     }
 }

@@ -2,16 +2,15 @@
 //! `Rc<RefCell<…>>`): the active routing table with its metric ids and guard, the shadow calls
 //! in flight and the pending comparisons. The root context owns it; HTTP contexts hold a clone.
 
+use super::abi::types::{BufferType, LogLevel, MapType};
 use super::host;
 use super::metric_ids::{class_index, define_all, ExperimentIds, ShadowResult};
-use super::root_dispatch::DispatchJob;
 use crate::guard::{trip_key, GuardSet, GuardTrip};
 use crate::metrics::status_class;
 use crate::routing::RoutingTable;
 use crate::shadow::{
     compare, disagreement_line, extract, JsonScalar, LogLimiter, MemoryBudget, PendingComparisons,
 };
-use proxy_wasm::types::{BufferType, LogLevel, MapType};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -108,10 +107,6 @@ pub struct Shared {
     log_limiter: LogLimiter,
     pub config_rejected: Option<u32>,
     pub request_counter: u64,
-    /// A shadow call for the root context to dispatch (see `root_dispatch`).
-    pub dispatch_job: Option<DispatchJob>,
-    /// What the root context's dispatch of `dispatch_job` returned.
-    pub dispatch_result: Option<Result<u32, String>>,
 }
 
 /// Handle shared by the root and HTTP contexts.
@@ -128,8 +123,6 @@ impl Shared {
             log_limiter: LogLimiter::new(10, 1_000),
             config_rejected: None,
             request_counter: 0,
-            dispatch_job: None,
-            dispatch_result: None,
         }
     }
 
@@ -160,17 +153,6 @@ impl Shared {
             experiment,
             started_ms: host::now_ms(),
         });
-    }
-
-    /// Forgets a call whose response can no longer arrive here; counts it evicted.
-    pub fn abandon_call(&mut self, token: u32) {
-        if let Some(position) = self.in_flight.iter().position(|c| c.token == token) {
-            if let Some(call) = self.in_flight.remove(position) {
-                self.pending.remove(token);
-                call.active
-                    .count_shadow(call.experiment, ShadowResult::Evicted);
-            }
-        }
     }
 
     /// The primary's value for the comparison of call `token`.

@@ -1,0 +1,184 @@
+//! The functions the host calls (proxy-wasm ABI 0.2.1 exports). The VM's contexts live in one
+//! single-threaded registry: the root context and the HTTP contexts by id. A callback for an
+//! unknown context, or one arriving while the registry is in use (a re-entrant host), is
+//! ignored and answers "continue".
+
+use super::types::Action;
+use crate::plugin::http::RollgateHttp;
+use crate::plugin::root::RollgateRoot;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// The VM's contexts.
+struct Registry {
+    root: Option<RollgateRoot>,
+    streams: BTreeMap<u32, RollgateHttp>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = const {
+        RefCell::new(Registry { root: None, streams: BTreeMap::new() })
+    };
+}
+
+/// Runs `f` on the registry; `None` when it is already in use.
+fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> Option<T> {
+    REGISTRY.with(|cell| cell.try_borrow_mut().ok().map(|mut r| f(&mut r)))
+}
+
+/// Runs `f` on HTTP context `id`; `Continue` when it does not exist.
+fn on_stream(id: u32, f: impl FnOnce(&mut RollgateHttp) -> Action) -> u32 {
+    with_registry(|r| r.streams.get_mut(&id).map(f))
+        .flatten()
+        .unwrap_or(Action::Continue) as u32
+}
+
+/// Runs `f` on the root context.
+fn on_root<T>(f: impl FnOnce(&mut RollgateRoot) -> T) -> Option<T> {
+    with_registry(|r| r.root.as_mut().map(f)).flatten()
+}
+
+#[cfg(target_os = "wasi")]
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Reactor initialisation: runs the module's constructors (WASI libc) once, before any callback.
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    // SAFETY: the linker-provided constructor list, run once by the host before anything else.
+    #[cfg(target_os = "wasi")]
+    unsafe {
+        __wasm_call_ctors();
+    }
+}
+
+/// Declares the ABI version.
+#[no_mangle]
+pub extern "C" fn proxy_abi_version_0_2_1() {}
+
+/// Allocates `size` bytes the host fills and hands back (taken by `hostcalls`).
+#[no_mangle]
+pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    let mut buffer: Vec<u8> = Vec::with_capacity(size);
+    let data = buffer.as_mut_ptr();
+    std::mem::forget(buffer);
+    data
+}
+
+/// Creates the root context (no parent) or an HTTP context of the root.
+#[no_mangle]
+pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
+    with_registry(|r| {
+        if parent_context_id == 0 {
+            r.root = Some(RollgateRoot::new(context_id));
+        } else if let Some(root) = r.root.as_ref() {
+            r.streams
+                .insert(context_id, root.create_http_context(context_id));
+        }
+    });
+}
+
+/// VM start on the root context.
+#[no_mangle]
+pub extern "C" fn proxy_on_vm_start(_context_id: u32, vm_configuration_size: usize) -> u32 {
+    u32::from(on_root(|root| root.on_vm_start(vm_configuration_size)).unwrap_or(false))
+}
+
+/// Plugin configuration on the root context.
+#[no_mangle]
+pub extern "C" fn proxy_on_configure(_context_id: u32, plugin_configuration_size: usize) -> u32 {
+    u32::from(on_root(|root| root.on_configure(plugin_configuration_size)).unwrap_or(false))
+}
+
+/// Request headers of a stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_request_headers(id: u32, headers: usize, end_of_stream: u32) -> u32 {
+    on_stream(id, |h| {
+        h.on_http_request_headers(headers, end_of_stream != 0)
+    })
+}
+
+/// A request body chunk of a stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_request_body(id: u32, body_size: usize, end_of_stream: u32) -> u32 {
+    on_stream(id, |h| {
+        h.on_http_request_body(body_size, end_of_stream != 0)
+    })
+}
+
+/// Request trailers of a stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_request_trailers(id: u32, trailers: usize) -> u32 {
+    on_stream(id, |h| h.on_http_request_trailers(trailers))
+}
+
+/// Response headers of a stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_response_headers(id: u32, headers: usize, end_of_stream: u32) -> u32 {
+    on_stream(id, |h| {
+        h.on_http_response_headers(headers, end_of_stream != 0)
+    })
+}
+
+/// A response body chunk of a stream.
+#[no_mangle]
+pub extern "C" fn proxy_on_response_body(id: u32, body_size: usize, end_of_stream: u32) -> u32 {
+    on_stream(id, |h| {
+        h.on_http_response_body(body_size, end_of_stream != 0)
+    })
+}
+
+/// Response trailers of a stream: nothing to do.
+#[no_mangle]
+pub extern "C" fn proxy_on_response_trailers(_id: u32, _trailers: usize) -> u32 {
+    Action::Continue as u32
+}
+
+/// End of a stream's log phase: nothing to do.
+#[no_mangle]
+pub extern "C" fn proxy_on_log(_context_id: u32) {}
+
+/// The host asks whether the context is done: always.
+#[no_mangle]
+pub extern "C" fn proxy_on_done(_context_id: u32) -> u32 {
+    1
+}
+
+/// Deletes a context (dropping an HTTP context releases its body copies).
+#[no_mangle]
+pub extern "C" fn proxy_on_delete(context_id: u32) {
+    // Taken out of the registry first, dropped after it is released.
+    let removed = with_registry(|r| {
+        if r.root
+            .as_ref()
+            .is_some_and(|root| root.context_id() == context_id)
+        {
+            (r.root.take(), None)
+        } else {
+            (None, r.streams.remove(&context_id))
+        }
+    });
+    drop(removed);
+}
+
+/// A shadow call's response. The call belongs to the VM's shared state, so the response is
+/// handled whichever context id the host delivers it on (Envoy: the root's).
+#[no_mangle]
+pub extern "C" fn proxy_on_http_call_response(
+    _context_id: u32,
+    token: u32,
+    _headers: usize,
+    body_size: usize,
+    _trailers: usize,
+) {
+    on_root(|root| root.on_http_call_response(token, body_size));
+}
+
+/// Timer ticks: the filter sets none.
+#[no_mangle]
+pub extern "C" fn proxy_on_tick(_context_id: u32) {}
+
+/// Shared queues: the filter registers none.
+#[no_mangle]
+pub extern "C" fn proxy_on_queue_ready(_context_id: u32, _queue_id: u32) {}
