@@ -7,17 +7,45 @@ use super::types::Action;
 use crate::plugin::http::RollgateHttp;
 use crate::plugin::root::RollgateRoot;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
-/// The VM's contexts.
+/// The VM's contexts. Streams are kept sorted by context id (the host hands out growing ids,
+/// so a new stream is appended) and found by binary search.
 struct Registry {
     root: Option<RollgateRoot>,
-    streams: BTreeMap<u32, RollgateHttp>,
+    streams: Vec<(u32, RollgateHttp)>,
+}
+
+impl Registry {
+    fn position(&self, id: u32) -> Result<usize, usize> {
+        self.streams
+            .binary_search_by_key(&id, |(stream_id, _)| *stream_id)
+    }
+
+    fn stream(&mut self, id: u32) -> Option<&mut RollgateHttp> {
+        let index = self.position(id).ok()?;
+        self.streams.get_mut(index).map(|(_, stream)| stream)
+    }
+
+    fn insert(&mut self, id: u32, stream: RollgateHttp) {
+        match self.position(id) {
+            Ok(index) => {
+                if let Some(slot) = self.streams.get_mut(index) {
+                    slot.1 = stream;
+                }
+            }
+            Err(index) => self.streams.insert(index, (id, stream)),
+        }
+    }
+
+    fn remove(&mut self, id: u32) -> Option<RollgateHttp> {
+        let index = self.position(id).ok()?;
+        Some(self.streams.remove(index).1)
+    }
 }
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = const {
-        RefCell::new(Registry { root: None, streams: BTreeMap::new() })
+        RefCell::new(Registry { root: None, streams: Vec::new() })
     };
 }
 
@@ -28,7 +56,7 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> Option<T> {
 
 /// Runs `f` on HTTP context `id`; `Continue` when it does not exist.
 fn on_stream(id: u32, f: impl FnOnce(&mut RollgateHttp) -> Action) -> u32 {
-    with_registry(|r| r.streams.get_mut(&id).map(f))
+    with_registry(|r| r.stream(id).map(f))
         .flatten()
         .unwrap_or(Action::Continue) as u32
 }
@@ -73,8 +101,8 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
         if parent_context_id == 0 {
             r.root = Some(RollgateRoot::new(context_id));
         } else if let Some(root) = r.root.as_ref() {
-            r.streams
-                .insert(context_id, root.create_http_context(context_id));
+            let stream = root.create_http_context(context_id);
+            r.insert(context_id, stream);
         }
     });
 }
@@ -156,7 +184,7 @@ pub extern "C" fn proxy_on_delete(context_id: u32) {
         {
             (r.root.take(), None)
         } else {
-            (None, r.streams.remove(&context_id))
+            (None, r.remove(context_id))
         }
     });
     drop(removed);
