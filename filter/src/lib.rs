@@ -12,6 +12,7 @@ pub mod config;
 #[cfg(feature = "ecds")]
 pub mod ecds;
 pub mod guard;
+pub mod header_map;
 pub mod metrics;
 pub mod routing;
 pub mod shadow;

@@ -4,6 +4,7 @@
 use super::types::{
     BufferType, LogLevel, MapType, MetricType, Status, STATUS_NOT_FOUND, STATUS_OK,
 };
+use crate::header_map::serialize_pairs;
 use std::ptr::null_mut;
 
 #[link(wasm_import_module = "env")]
@@ -218,62 +219,6 @@ pub fn shared_data(key: &str) -> Option<Vec<u8>> {
 pub fn set_shared_data(key: &str, value: &[u8]) -> Status {
     // SAFETY: pointers and lengths of live slices.
     unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), 0) }
-}
-
-/// Serialises header pairs as the ABI's map format: count, then (name length, value length)
-/// per pair, then each name and value followed by a NUL byte.
-pub fn serialize_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut size = 4;
-    for (name, value) in pairs {
-        size += 8 + name.len() + value.len() + 2;
-    }
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&len_u32(pairs.len()).to_le_bytes());
-    for (name, value) in pairs {
-        out.extend_from_slice(&len_u32(name.len()).to_le_bytes());
-        out.extend_from_slice(&len_u32(value.len()).to_le_bytes());
-    }
-    for (name, value) in pairs {
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        out.extend_from_slice(value.as_bytes());
-        out.push(0);
-    }
-    out
-}
-
-fn len_u32(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-/// Parses the ABI's map format into (name, value) pairs; a malformed buffer gives the pairs
-/// read before the damage.
-pub fn deserialize_pairs(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let word = |at: usize| -> Option<usize> {
-        let b = bytes.get(at..at + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    let Some(count) = word(0) else {
-        return Vec::new();
-    };
-    let mut pairs = Vec::with_capacity(count.min(bytes.len() / 8));
-    let mut data = 4usize.saturating_add(count.saturating_mul(8));
-    for index in 0..count {
-        let (Some(name_len), Some(value_len)) = (word(4 + index * 8), word(8 + index * 8)) else {
-            break;
-        };
-        let name_end = data.saturating_add(name_len);
-        let value_start = name_end.saturating_add(1);
-        let value_end = value_start.saturating_add(value_len);
-        let (Some(name), Some(value)) =
-            (bytes.get(data..name_end), bytes.get(value_start..value_end))
-        else {
-            break;
-        };
-        pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
-        data = value_end.saturating_add(1);
-    }
-    pairs
 }
 
 /// Dispatches an http call to `cluster`; returns the call token or the host status.
