@@ -201,6 +201,13 @@ fn shadow_copy(active: &Active, experiment: usize, request: &HeaderList) -> Opti
 }
 
 impl RollgateHttp {
+    /// A shadow call's response delivered on this context (hosts deliver to the root).
+    pub fn on_http_call_response(&mut self, token_id: u32, body_size: usize) {
+        self.shared
+            .borrow_mut()
+            .shadow_response(token_id, body_size);
+    }
+
     /// Request headers: strip client-sent routing headers, decide, start the shadow copy.
     pub fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let active = self.shared.borrow().active.clone();

@@ -1,5 +1,6 @@
 //! The functions the host calls (proxy-wasm ABI 0.2.1 exports). The VM's contexts live in one
-//! single-threaded registry: the root context and the HTTP contexts by id. A callback for an
+//! single-threaded registry: the root contexts (one per plugin sharing the VM) and the HTTP
+//! contexts by id. A callback for an
 //! unknown context, or one arriving while the registry is in use (a re-entrant host), is
 //! ignored and answers "continue".
 
@@ -11,7 +12,7 @@ use std::cell::RefCell;
 /// The VM's contexts. Streams are kept sorted by context id (the host hands out growing ids,
 /// so a new stream is appended) and found by binary search.
 struct Registry {
-    root: Option<RollgateRoot>,
+    roots: Vec<RollgateRoot>,
     streams: Vec<(u32, RollgateHttp)>,
 }
 
@@ -19,6 +20,10 @@ impl Registry {
     fn position(&self, id: u32) -> Result<usize, usize> {
         self.streams
             .binary_search_by_key(&id, |(stream_id, _)| *stream_id)
+    }
+
+    fn root(&mut self, id: u32) -> Option<&mut RollgateRoot> {
+        self.roots.iter_mut().find(|root| root.context_id() == id)
     }
 
     fn stream(&mut self, id: u32) -> Option<&mut RollgateHttp> {
@@ -45,7 +50,7 @@ impl Registry {
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = const {
-        RefCell::new(Registry { root: None, streams: Vec::new() })
+        RefCell::new(Registry { roots: Vec::new(), streams: Vec::new() })
     };
 }
 
@@ -61,9 +66,9 @@ fn on_stream(id: u32, f: impl FnOnce(&mut RollgateHttp) -> Action) -> u32 {
         .unwrap_or(Action::Continue) as u32
 }
 
-/// Runs `f` on the root context.
-fn on_root<T>(f: impl FnOnce(&mut RollgateRoot) -> T) -> Option<T> {
-    with_registry(|r| r.root.as_mut().map(f)).flatten()
+/// Runs `f` on root context `id`.
+fn on_root<T>(id: u32, f: impl FnOnce(&mut RollgateRoot) -> T) -> Option<T> {
+    with_registry(|r| r.root(id).map(f)).flatten()
 }
 
 #[cfg(target_os = "wasi")]
@@ -94,13 +99,14 @@ pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
     data
 }
 
-/// Creates the root context (no parent) or an HTTP context of the root.
+/// Creates a root context (no parent) or an HTTP context of root `parent_context_id`.
 #[no_mangle]
 pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u32) {
     with_registry(|r| {
         if parent_context_id == 0 {
-            r.root = Some(RollgateRoot::new(context_id));
-        } else if let Some(root) = r.root.as_ref() {
+            r.roots.retain(|root| root.context_id() != context_id);
+            r.roots.push(RollgateRoot::new(context_id));
+        } else if let Some(root) = r.root(parent_context_id) {
             let stream = root.create_http_context(context_id);
             r.insert(context_id, stream);
         }
@@ -109,14 +115,19 @@ pub extern "C" fn proxy_on_context_create(context_id: u32, parent_context_id: u3
 
 /// VM start on the root context.
 #[no_mangle]
-pub extern "C" fn proxy_on_vm_start(_context_id: u32, vm_configuration_size: usize) -> u32 {
-    u32::from(on_root(|root| root.on_vm_start(vm_configuration_size)).unwrap_or(false))
+pub extern "C" fn proxy_on_vm_start(context_id: u32, vm_configuration_size: usize) -> u32 {
+    u32::from(on_root(context_id, |root| root.on_vm_start(vm_configuration_size)).unwrap_or(false))
 }
 
 /// Plugin configuration on the root context.
 #[no_mangle]
-pub extern "C" fn proxy_on_configure(_context_id: u32, plugin_configuration_size: usize) -> u32 {
-    u32::from(on_root(|root| root.on_configure(plugin_configuration_size)).unwrap_or(false))
+pub extern "C" fn proxy_on_configure(context_id: u32, plugin_configuration_size: usize) -> u32 {
+    u32::from(
+        on_root(context_id, |root| {
+            root.on_configure(plugin_configuration_size)
+        })
+        .unwrap_or(false),
+    )
 }
 
 /// Request headers of a stream.
@@ -178,29 +189,36 @@ pub extern "C" fn proxy_on_done(_context_id: u32) -> u32 {
 pub extern "C" fn proxy_on_delete(context_id: u32) {
     // Taken out of the registry first, dropped after it is released.
     let removed = with_registry(|r| {
-        if r.root
-            .as_ref()
-            .is_some_and(|root| root.context_id() == context_id)
+        match r
+            .roots
+            .iter()
+            .position(|root| root.context_id() == context_id)
         {
-            (r.root.take(), None)
-        } else {
-            (None, r.remove(context_id))
+            Some(index) => (Some(r.roots.remove(index)), None),
+            None => (None, r.remove(context_id)),
         }
     });
     drop(removed);
 }
 
-/// A shadow call's response. The call belongs to the VM's shared state, so the response is
-/// handled whichever context id the host delivers it on (Envoy: the root's).
+/// A shadow call's response. The call belongs to the plugin's shared state, so the response is
+/// handled on the root context (where Envoy delivers it) or, should a host deliver it on a live
+/// HTTP context, through that context's shared state.
 #[no_mangle]
 pub extern "C" fn proxy_on_http_call_response(
-    _context_id: u32,
+    context_id: u32,
     token: u32,
     _headers: usize,
     body_size: usize,
     _trailers: usize,
 ) {
-    on_root(|root| root.on_http_call_response(token, body_size));
+    with_registry(|r| {
+        if let Some(root) = r.root(context_id) {
+            root.on_http_call_response(token, body_size);
+        } else if let Some(stream) = r.stream(context_id) {
+            stream.on_http_call_response(token, body_size);
+        }
+    });
 }
 
 /// Timer ticks: the filter sets none.
