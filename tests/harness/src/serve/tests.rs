@@ -350,8 +350,11 @@ impl Setup {
     }
 
     /// Polls `/stats/prometheus` until `line` shows (the condition, not a delay, orders the test).
+    /// Polls the admin stats until `line` appears; the 30 s deadline only bounds a failing
+    /// test (a loaded 2-core CI machine can be slow), it orders nothing.
     async fn wait_for_stat(&self, line: &str) -> String {
-        for _ in 0..500 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
             let text = self.admin("/stats/prometheus").await;
             if text.contains(line) {
                 return text;

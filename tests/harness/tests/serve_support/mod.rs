@@ -72,6 +72,19 @@ impl Upstream {
         self.seen.lock().expect("seen").len()
     }
 
+    /// Waits (polling, 10 s deadline) until the upstream has seen at least `n` requests:
+    /// shadow copies are sent in the background, so they may land after the primary answered.
+    pub async fn wait_for_count(&self, n: usize) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.count();
+            if seen >= n || tokio::time::Instant::now() >= deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn spawn(name: &str, prediction: f64, gate: Option<Arc<Semaphore>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
