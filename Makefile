@@ -43,9 +43,10 @@ prometheus:
 build: wasm
 	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-e2e --bins
 
-## test: everything, in debug, from a clean clone
+## test: everything, in debug, from a clean clone; then the two core fuzz targets, 30 s each
 test: wasm prometheus
 	$(CARGO) test --no-fail-fast
+	$(MAKE) --no-print-directory fuzz-smoke
 
 ## bench: criterion benchmarks (native core vs .wasm in wasmtime, stats, proxy, API)
 bench: wasm
