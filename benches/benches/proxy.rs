@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rollgate_harness::serve::{start, RunningProxy, ServeArgs};
@@ -73,35 +73,6 @@ async fn serve_connection(mut tcp: TcpStream) {
     }
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The filter `.wasm` (`make bench` builds it; built here when missing).
-fn filter_wasm() -> Result<PathBuf, String> {
-    let root = workspace_root();
-    let path = root.join("target/wasm32-wasip1/release/rollgate_filter.wasm");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip1",
-                "-p",
-                "rollgate-filter",
-            ])
-            .status()
-            .map_err(|err| format!("cannot run cargo to build the filter: {err}"))?;
-        if !status.success() {
-            return Err("building rollgate-filter for wasm32-wasip1 failed (rustup target add wasm32-wasip1?)".into());
-        }
-    }
-    Ok(path)
-}
-
 async fn proxy(dir: &Path, wasm: Option<PathBuf>, upstream: SocketAddr) -> RunningProxy {
     let clusters = dir.join("clusters.yaml");
     let mut yaml = String::from(
@@ -161,7 +132,7 @@ async fn timed_get(client: &reqwest::Client, url: &str, user: usize) -> Duration
 }
 
 fn main() -> ExitCode {
-    let wasm = match filter_wasm() {
+    let wasm = match rollgate_benches::wasm::ensure_filter_wasm() {
         Ok(path) => path,
         Err(err) => {
             eprintln!("proxy bench: {err}");
