@@ -228,11 +228,11 @@ fn check_type(path: &str, found: &str, expected: &str) -> Result<(), ConfigError
 mod tests {
     use super::*;
 
-    fn sample() -> FilterConfig {
+    fn sample() -> Result<FilterConfig, ConfigError> {
         let json = r#"{"version":1,"experiments":[{"id":"fraud-v2","kind":"canary","salt":"fraud-v2",
             "variants":[{"name":"stable","cluster":"stable","weight":9500},
                         {"name":"canary","cluster":"canary","weight":500}]}]}"#;
-        FilterConfig::from_json(json.as_bytes()).expect("sample config is valid")
+        FilterConfig::from_json(json.as_bytes())
     }
 
     fn target() -> EcdsTarget {
@@ -243,48 +243,54 @@ mod tests {
     }
 
     #[test]
-    fn render_then_parse_round_trips_the_config() {
-        let text = render_ecds(&target(), 7, &sample()).expect("renders");
+    fn render_then_parse_round_trips_the_config() -> Result<(), ConfigError> {
+        let text = render_ecds(&target(), 7, &sample()?)?;
         assert!(
             text.contains("version_info: '7'") || text.contains("version_info: \"7\""),
             "{text}"
         );
         assert!(text.contains(WASM_FILTER_TYPE));
-        let parsed = parse_plugin_config_file(&text).expect("parses");
+        let parsed = parse_plugin_config_file(&text)?;
         assert_eq!(parsed.version_info.as_deref(), Some("7"));
-        let back = FilterConfig::from_json(parsed.config_json.as_bytes()).expect("valid");
-        assert_eq!(back, sample());
+        let back = FilterConfig::from_json(parsed.config_json.as_bytes())?;
+        assert_eq!(back, sample()?);
+        Ok(())
     }
 
     #[test]
-    fn plain_json_is_taken_as_is() {
-        let parsed = parse_plugin_config_file("  {\"version\":1}").expect("json");
+    fn plain_json_is_taken_as_is() -> Result<(), ConfigError> {
+        let parsed = parse_plugin_config_file("  {\"version\":1}")?;
         assert_eq!(parsed.version_info, None);
         assert_eq!(parsed.config_json, "  {\"version\":1}");
+        Ok(())
     }
 
     #[test]
-    fn wrong_type_url_names_the_field() {
-        let text = render_ecds(&target(), 1, &sample())
-            .expect("renders")
-            .replace(
-                STRING_VALUE_TYPE,
-                "type.googleapis.com/google.protobuf.Struct",
-            );
-        let err = parse_plugin_config_file(&text).expect_err("refused");
-        assert!(err.to_string().contains("configuration.@type"), "{err}");
+    fn wrong_type_url_names_the_field() -> Result<(), ConfigError> {
+        let text = render_ecds(&target(), 1, &sample()?)?.replace(
+            STRING_VALUE_TYPE,
+            "type.googleapis.com/google.protobuf.Struct",
+        );
+        let err = parse_plugin_config_file(&text).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().contains("configuration.@type")),
+            "{err:?}"
+        );
+        Ok(())
     }
 
     #[test]
     fn garbage_is_a_syntax_error() {
-        let err = parse_plugin_config_file("version_info: [").expect_err("refused");
-        assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+        let err = parse_plugin_config_file("version_info: [");
+        assert!(matches!(err, Err(ConfigError::Syntax { .. })), "{err:?}");
     }
 
     #[test]
-    fn invalid_config_is_never_rendered() {
-        let mut config = sample();
+    fn invalid_config_is_never_rendered() -> Result<(), ConfigError> {
+        let mut config = sample()?;
         config.experiments[0].variants[0].weight = 1;
         assert!(render_ecds(&target(), 1, &config).is_err());
+        Ok(())
     }
 }

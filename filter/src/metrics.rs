@@ -136,21 +136,27 @@ mod tests {
             ("class", "5xx"),
         ];
         let name = stat_name(RESPONSES_TOTAL, &labels);
-        let (base, parsed) = parse_stat_name(&name).unwrap();
+        let Some((base, parsed)) = parse_stat_name(&name) else {
+            panic!("{name} parses");
+        };
         assert_eq!(base, RESPONSES_TOTAL);
         let expected: Vec<(String, String)> = labels
             .iter()
             .map(|(l, v)| (l.to_string(), v.to_string()))
             .collect();
         assert_eq!(parsed, expected);
-        let (base, parsed) = parse_stat_name(&format!("wasmcustom.{name}")).unwrap();
+        let Some((base, parsed)) = parse_stat_name(&format!("wasmcustom.{name}")) else {
+            panic!("wasmcustom.{name} parses");
+        };
         assert_eq!((base.as_str(), parsed.len()), (RESPONSES_TOTAL, 3));
     }
 
     #[test]
     fn hostile_values_cannot_break_the_encoding() {
         let name = stat_name("m", &[("experiment", "x;.;y=.=z")]);
-        let (base, labels) = parse_stat_name(&name).unwrap();
+        let Some((base, labels)) = parse_stat_name(&name) else {
+            panic!("{name} parses");
+        };
         assert_eq!(base, "m");
         assert_eq!(
             labels,

@@ -120,7 +120,9 @@ mod tests {
         store.insert(1, 0);
         store.insert(2, 1);
         assert_eq!(store.primary_value(1, JsonScalar::Number(1.0)), None);
-        let ready = store.shadow_value(1, JsonScalar::Number(2.0)).unwrap();
+        let Some(ready) = store.shadow_value(1, JsonScalar::Number(2.0)) else {
+            panic!("the shadow value completes the pair");
+        };
         assert_eq!(
             (ready.experiment, ready.shadow, ready.primary),
             (0, JsonScalar::Number(2.0), JsonScalar::Number(1.0))
