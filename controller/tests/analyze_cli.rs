@@ -147,6 +147,68 @@ fn extra_tests_never_emit_nan() {
 }
 
 #[test]
+fn cuped_matches_numpy_scipy() {
+    // Reference (numpy 2.4.6, scipy 1.17.1), X = xc + xt, Y = yc + yt pooled:
+    //   theta = np.cov(X, Y)[0, 1] / np.var(X, ddof=1)            -> 1.1342198581560279
+    //   adj_* = y_* - theta * (x_* - X.mean())
+    //   adj_t.mean() - adj_c.mean()                               -> 0.7928085106382969
+    //   r = scipy.stats.ttest_ind(adj_t, adj_c, equal_var=False)  -> 4.750096858550939,
+    //                                  p 0.0002933688756046219, df 14.296587049438207
+    //   r.confidence_interval(0.95) -> (0.4355312324131001, 1.1500857888634939)
+    //   1 - np.var(np.concatenate([adj_c, adj_t]), ddof=1) / np.var(Y, ddof=1)
+    //                                                             -> 0.8365898609786244
+    let (code, out) = analyze(
+        r#"{"test":"cuped",
+            "control":{"values":[12.1,14.3,11.8,13.5,12.9,15.2,13.3,12.4,14.0,13.1],
+                       "covariate":[11.0,13.9,11.2,12.8,12.0,14.1,12.9,11.5,13.2,12.6]},
+            "treatment":{"values":[14.2,15.1,13.9,16.4,15.5,14.8,13.7,15.9],
+                         "covariate":[12.1,13.8,12.9,14.6,13.7,13.0,12.2,14.1]},
+            "confidence":0.95}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["test"], json!("cuped"));
+    close(&out["theta"], 1.1342198581560279, 1e-9);
+    close(&out["effect"], 0.7928085106382969, 1e-9);
+    close(&out["statistic"], 4.750096858550939, 1e-9);
+    close(&out["p_value"], 0.0002933688756046219, 1e-9);
+    close(&out["df"], 14.296587049438207, 1e-9);
+    close(&out["ci"][0], 0.4355312324131001, 1e-9);
+    close(&out["ci"][1], 1.1500857888634939, 1e-9);
+    close(&out["variance_reduction"], 0.8365898609786244, 1e-9);
+    assert_eq!(out["significant"], json!(true));
+}
+
+#[test]
+fn ratio_delta_matches_numpy_scipy() {
+    // Reference (numpy 2.4.6, scipy 1.17.1), per group with n, d = np.array(num), np.array(den):
+    //   R = n.sum() / d.sum(); c = np.cov(n, d, ddof=1); mn, md = n.mean(), d.mean()
+    //   Var = (c[0,0]/md**2 - 2*mn*c[0,1]/md**3 + mn**2*c[1,1]/md**4) / len(n)
+    //   control_ratio 1.5, treatment_ratio 1.84375, difference 0.34375
+    //   se = np.sqrt(Var_t + Var_c)                       -> 0.07341931094117658
+    //   z = difference / se                               -> 4.682010707992232
+    //   2 * scipy.stats.norm.sf(abs(z))                   -> 2.8407463812795185e-06
+    //   difference -/+ scipy.stats.norm.ppf(0.975) * se   -> (0.19985079478554635, 0.48764920521445365)
+    //   difference / control_ratio                        -> 0.22916666666666666
+    let (code, out) = analyze(
+        r#"{"test":"ratio_delta",
+            "control":{"numerator":[3,5,2,8,4,6,1,7,5,3,4,6],"denominator":[2,3,2,5,3,4,1,4,3,2,3,4]},
+            "treatment":{"numerator":[4,6,3,9,5,8,2,7,6,5,4],"denominator":[2,3,2,5,3,4,1,4,3,3,2]}}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["test"], json!("ratio_delta"));
+    close(&out["control_ratio"], 1.5, 1e-12);
+    close(&out["treatment_ratio"], 1.84375, 1e-12);
+    close(&out["difference"], 0.34375, 1e-12);
+    close(&out["se"], 0.07341931094117658, 1e-9);
+    close(&out["statistic"], 4.682010707992232, 1e-9);
+    close(&out["p_value"], 2.8407463812795185e-06, 1e-9);
+    close(&out["ci"][0], 0.19985079478554635, 1e-9);
+    close(&out["ci"][1], 0.48764920521445365, 1e-9);
+    close(&out["lift"], 0.22916666666666666, 1e-9);
+    assert_eq!(out["significant"], json!(true));
+}
+
+#[test]
 fn bad_input_exits_2_naming_the_field() {
     let cases = [
         (
@@ -191,6 +253,26 @@ fn bad_input_exits_2_naming_the_field() {
         ),
         (r#"{"test":"srm","observed":[10,20]}"#, "weights"),
         (r#"{"test":"sample_size","baseline":0.12}"#, "mde"),
+        (
+            r#"{"test":"cuped","control":{"values":[1,2,3],"covariate":[1,2]},"treatment":{"values":[1,2],"covariate":[3,4]}}"#,
+            "control.covariate",
+        ),
+        (
+            r#"{"test":"cuped","control":{"values":[1,2]},"treatment":{"values":[1,2],"covariate":[3,4]}}"#,
+            "control.covariate",
+        ),
+        (
+            r#"{"test":"cuped","control":{"values":[1,2],"covariate":[5,5]},"treatment":{"values":[1,3],"covariate":[5,5]}}"#,
+            "covariate",
+        ),
+        (
+            r#"{"test":"ratio_delta","control":{"numerator":[1,2],"denominator":[1,2]},"treatment":{"numerator":[1,2,3],"denominator":[1,2]}}"#,
+            "treatment.denominator",
+        ),
+        (
+            r#"{"test":"ratio_delta","control":{"numerator":[1,2],"denominator":[0,0]},"treatment":{"numerator":[1,2],"denominator":[1,2]}}"#,
+            "control.denominator",
+        ),
         (r#"{"test":"anova"}"#, "test"),
         (r#"{"control":{}}"#, "test"),
         ("not json", "(input)"),

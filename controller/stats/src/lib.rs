@@ -9,6 +9,8 @@
 //! - peeking-safe monitoring: [`sequential`] (mSPRT always-valid p-values and confidence
 //!   sequences, GrowthBook's N* parametrisation);
 //! - skewed metrics: [`bootstrap::bootstrap_difference`] (seeded percentile bootstrap);
+//! - variance reduction and ratio metrics: [`cuped::cuped`] (pre-experiment covariate),
+//!   [`ratio::ratio_delta`] (delta method);
 //! - decisions: [`decision::decide`] (seed 001 table, SRM overrides);
 //! - adaptive allocation: [`bandit::allocate`] (Thompson, UCB1, epsilon-greedy → basis points);
 //! - storage-friendly aggregates: [`summary::ProportionCounts`], [`summary::MeanSummary`];
@@ -20,6 +22,7 @@ pub mod analyze;
 pub mod bandit;
 pub mod bootstrap;
 pub mod chi_squared;
+pub mod cuped;
 pub mod decision;
 pub mod dist;
 pub mod error;
@@ -28,6 +31,7 @@ pub mod multiple;
 pub mod nct;
 pub mod power;
 pub mod proportions;
+pub mod ratio;
 pub mod sequential;
 pub mod srm;
 pub mod summary;

@@ -3,13 +3,15 @@
 //! [`analyze`]; neither does any statistics itself.
 //!
 //! Tests: `two_proportion_z`, `welch_t`, `student_t`, `mann_whitney_u`, `chi_squared`, `srm`,
-//! `sample_size`, plus `sequential`, `bonferroni`, `holm` and `bootstrap`. Every test takes
+//! `sample_size`, `cuped`, `ratio_delta`, plus `sequential`, `bonferroni`, `holm` and
+//! `bootstrap`. Every test takes
 //! `confidence` (default 0.95). Sign convention: treatment minus control. Non-finite numbers
 //! never appear in the output (they become `null`).
 
 mod comparisons;
 mod fields;
 mod tables;
+mod variance;
 
 use serde_json::{Map, Value};
 
@@ -29,6 +31,8 @@ pub const TESTS: &[&str] = &[
     "bonferroni",
     "holm",
     "bootstrap",
+    "cuped",
+    "ratio_delta",
 ];
 
 /// Runs the test named by the request's `test` field and returns the result object.
@@ -44,6 +48,8 @@ pub fn analyze(request: &Value) -> Result<Value, StatsError> {
         "mann_whitney_u" => comparisons::mann_whitney(&root, confidence)?,
         "sequential" => comparisons::sequential(&root, confidence)?,
         "bootstrap" => comparisons::bootstrap(&root, confidence)?,
+        "cuped" => variance::cuped(&root, confidence)?,
+        "ratio_delta" => variance::ratio_delta(&root, confidence)?,
         "chi_squared" => tables::chi_squared(&root, confidence)?,
         "srm" => tables::srm(&root)?,
         "sample_size" => tables::sample_size(&root, confidence)?,
