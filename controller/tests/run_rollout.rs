@@ -78,7 +78,12 @@ fn good_canary_is_promoted_to_full_traffic() {
 fn prometheus_down_in_the_middle_pauses_and_never_promotes() {
     // Healthy answers for the first two queries, then an outage.
     let (_prometheus, fx) = scenario(
-        FakePrometheus::start(|_, index| if index < 2 { Some(0.0) } else { None }),
+        FakePrometheus::start(|query, index| match index {
+            // value and sample count of the first two checks
+            0..4 if is_sample_count(query) => Some(SAMPLES),
+            0..4 => Some(0.0),
+            _ => None,
+        }),
         "300ms",
         2,
     );

@@ -7,9 +7,10 @@ use crate::publish::push_service;
 use crate::state::AppState;
 use crate::store::{deployments, WriteTx};
 use crate::types::deploy::CanaryDoc;
+use rollgate_rollout::checks::{check_plan_gates, GateTarget};
 use rollgate_rollout::engine::{step, Action, Input, UnixMillis};
-use rollgate_rollout::gates::{evaluate, GateQueries, GateVerdict, QueryResult};
-use rollgate_rollout::prometheus::{PrometheusClient, QuerySource};
+use rollgate_rollout::gates::GateVerdict;
+use rollgate_rollout::prometheus::PrometheusClient;
 use rollgate_rollout::spec::Plan;
 use std::time::Duration;
 
@@ -59,44 +60,20 @@ pub async fn apply(
     Ok((doc, gates))
 }
 
-/// Checks `names` of `doc`'s plan against its Prometheus.
+/// Checks `names` of `doc`'s plan against its Prometheus, with the same evaluation as
+/// `rollgate run` (every gate kind, `srm` included, sample minimums and the gate timeline).
 pub async fn run_gates(doc: &CanaryDoc, names: &[String]) -> Vec<GateVerdict> {
     let client = doc.prometheus_url.as_deref().map(|url| {
         PrometheusClient::new(url, Duration::from_millis(doc.prometheus_timeout_ms))
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("Prometheus client: {e}"))
     });
-    let mut verdicts = Vec::new();
-    for name in names {
-        let Some(gate) = doc.plan.gate(name) else {
-            continue;
-        };
-        let query = |promql: String| {
-            let client = client.clone();
-            async move {
-                match client {
-                    Some(Ok(client)) => client.query(&promql).await,
-                    Some(Err(e)) => QueryResult::Failed(format!("Prometheus client: {e}")),
-                    None => {
-                        QueryResult::Failed("no prometheus configured for this canary".to_string())
-                    }
-                }
-            }
-        };
-        let verdict =
-            match GateQueries::render(gate, &doc.canary_id, &doc.tenant_id, "canary", "stable") {
-                Ok(queries) => {
-                    let canary = query(queries.canary).await;
-                    let stable = match queries.stable {
-                        Some(q) => Some(query(q).await),
-                        None => None,
-                    };
-                    evaluate(gate, &canary, stable.as_ref())
-                }
-                Err(e) => evaluate(gate, &QueryResult::Failed(e), None),
-            };
-        verdicts.push(verdict);
-    }
-    verdicts
+    let target = GateTarget {
+        experiment: &doc.canary_id,
+        namespace: &doc.tenant_id,
+        canary: "canary",
+        stable: "stable",
+    };
+    check_plan_gates(&target, &doc.plan, &client, names, &doc.state, engine_now()).await
 }
 
 /// Now as engine time.

@@ -2,10 +2,37 @@
 
 use crate::engine::{RolloutState, UnixMillis};
 use crate::gates::{
-    evaluate, evaluate_srm, srm_window_ms, Gate, GateQueries, GateSource, GateVerdict, QueryResult,
+    evaluate_sampled, evaluate_srm, srm_window_ms, Gate, GateQueries, GateResults, GateSource,
+    GateVerdict, QueryResult,
 };
 use crate::prometheus::QuerySource;
-use crate::spec::Rollout;
+use crate::spec::{Plan, Rollout};
+
+/// What a rollout's gates measure: the experiment, its two variants, the namespace. The CLI
+/// takes it from the spec ([`Rollout::gate_target`]), the API from its canary record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateTarget<'a> {
+    /// Experiment id (`{{experiment}}`).
+    pub experiment: &'a str,
+    /// Namespace (`{{namespace}}`).
+    pub namespace: &'a str,
+    /// Canary variant name.
+    pub canary: &'a str,
+    /// Stable variant name.
+    pub stable: &'a str,
+}
+
+impl Rollout {
+    /// What this rollout's gates measure.
+    pub fn gate_target(&self) -> GateTarget<'_> {
+        GateTarget {
+            experiment: &self.experiment,
+            namespace: &self.namespace,
+            canary: &self.canary,
+            stable: &self.stable,
+        }
+    }
+}
 
 /// Checks the gates named `names` of `rollout` against `source`. `state` and `now` give the
 /// `srm` gate the weight the sink holds and how long it has held it.
@@ -16,40 +43,81 @@ pub async fn check_gates<Q: QuerySource>(
     state: &RolloutState,
     now: UnixMillis,
 ) -> Vec<GateVerdict> {
+    check_plan_gates(
+        &rollout.gate_target(),
+        &rollout.plan,
+        source,
+        names,
+        state,
+        now,
+    )
+    .await
+}
+
+/// Checks the gates named `names` of `plan`, measuring `target`, against `source`: every gate
+/// kind, the one evaluation `rollgate run` and the API share.
+pub async fn check_plan_gates<Q: QuerySource>(
+    target: &GateTarget<'_>,
+    plan: &Plan,
+    source: &Q,
+    names: &[String],
+    state: &RolloutState,
+    now: UnixMillis,
+) -> Vec<GateVerdict> {
     let mut verdicts = Vec::with_capacity(names.len());
-    for gate in names.iter().filter_map(|name| rollout.plan.gate(name)) {
+    for gate in names.iter().filter_map(|name| plan.gate(name)) {
         let verdict = match gate.source {
-            GateSource::Srm => check_srm(rollout, source, gate, state, now).await,
-            _ => check_one(rollout, source, gate).await,
+            GateSource::Srm => check_srm(target, source, gate, state, now).await,
+            _ => check_one(target, source, gate).await,
         };
         verdicts.push(verdict);
     }
     verdicts
 }
 
-async fn check_one<Q: QuerySource>(rollout: &Rollout, source: &Q, gate: &Gate) -> GateVerdict {
+async fn check_one<Q: QuerySource>(
+    target: &GateTarget<'_>,
+    source: &Q,
+    gate: &Gate,
+) -> GateVerdict {
     let queries = match GateQueries::render(
         gate,
-        &rollout.experiment,
-        &rollout.namespace,
-        &rollout.canary,
-        &rollout.stable,
+        target.experiment,
+        target.namespace,
+        target.canary,
+        target.stable,
     ) {
         Ok(q) => q,
-        Err(e) => return evaluate(gate, &QueryResult::Failed(e), None),
+        Err(e) => {
+            let failed = GateResults {
+                canary: QueryResult::Failed(e),
+                stable: None,
+                canary_samples: None,
+                stable_samples: None,
+            };
+            return evaluate_sampled(gate, &failed);
+        }
     };
-    let canary = source.query(&queries.canary).await;
-    let stable = match &queries.stable {
+    let results = GateResults {
+        canary: source.query(&queries.canary).await,
+        stable: optional(source, queries.stable.as_deref()).await,
+        canary_samples: optional(source, queries.canary_samples.as_deref()).await,
+        stable_samples: optional(source, queries.stable_samples.as_deref()).await,
+    };
+    evaluate_sampled(gate, &results)
+}
+
+async fn optional<Q: QuerySource>(source: &Q, query: Option<&str>) -> Option<QueryResult> {
+    match query {
         Some(q) => Some(source.query(q).await),
         None => None,
-    };
-    evaluate(gate, &canary, stable.as_ref())
+    }
 }
 
 /// Exposures of both variants since the current weight was pushed (or the rollout resumed),
 /// against that weight.
 async fn check_srm<Q: QuerySource>(
-    rollout: &Rollout,
+    target: &GateTarget<'_>,
     source: &Q,
     gate: &Gate,
     state: &RolloutState,
@@ -68,15 +136,16 @@ async fn check_srm<Q: QuerySource>(
     let queries = GateQueries::render_over(
         gate,
         window_ms,
-        &rollout.experiment,
-        &rollout.namespace,
-        &rollout.canary,
-        &rollout.stable,
+        target.experiment,
+        target.namespace,
+        target.canary,
+        target.stable,
     );
     let (canary_query, stable_query) = match queries {
         Ok(GateQueries {
             canary,
             stable: Some(stable),
+            ..
         }) => (canary, stable),
         Ok(_) => return no_data("no stable query rendered".to_string()),
         Err(e) => return no_data(e),

@@ -106,6 +106,7 @@ mod tests {
             threshold: 0.01,
             detail: None,
             srm: None,
+            samples: None,
         };
         state.gates.insert(
             "err".into(),

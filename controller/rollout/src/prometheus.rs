@@ -26,6 +26,21 @@ impl<Q: QuerySource + Sync> QuerySource for Option<Q> {
     }
 }
 
+/// A source that could not be set up (e.g. its TLS settings are unusable): every query fails
+/// with that reason, so gates follow their no-data rules and nothing is decided on it.
+impl<Q: QuerySource + Sync> QuerySource for Result<Q, String> {
+    fn query(&self, promql: &str) -> impl Future<Output = QueryResult> + Send {
+        let inner = self.as_ref().map(|source| source.query(promql));
+        let failure = self.as_ref().err().cloned();
+        async move {
+            match (inner, failure) {
+                (Ok(future), _) => future.await,
+                (Err(_), why) => QueryResult::Failed(why.unwrap_or_default()),
+            }
+        }
+    }
+}
+
 /// A Prometheus server.
 #[derive(Debug, Clone)]
 pub struct PrometheusClient {

@@ -69,16 +69,28 @@ impl FakePrometheus {
         }
     }
 
-    /// Canary and stable error rates fixed for the whole run.
+    /// Canary and stable error rates fixed for the whole run (and [`SAMPLES`] responses of
+    /// each variant for the gates' sample counts).
     pub fn rates(canary: f64, stable: f64) -> Self {
         Self::start(move |query, _| {
-            Some(if query.contains(r#"variant="canary""#) {
+            Some(if is_sample_count(query) {
+                SAMPLES
+            } else if query.contains(r#"variant="canary""#) {
                 canary
             } else {
                 stable
             })
         })
     }
+}
+
+/// Responses per variant the fake reports to the gates' sample-count queries (above the
+/// default `min_samples`).
+pub const SAMPLES: f64 = 1_000.0;
+
+/// True for a gate's sample-count query (`min_samples`).
+pub fn is_sample_count(query: &str) -> bool {
+    query.starts_with("sum(increase(rollgate_responses_total")
 }
 
 /// A rollout spec with an ECDS sink, its base config and state file, in a temp dir.

@@ -17,6 +17,9 @@ fn plan() -> Plan {
             source: GateSource::Template(BuiltinTemplate::ErrorRate),
             condition: Condition::parse("< 0.01").expect("condition"),
             interval_ms: 500,
+            window_ms: 0,
+            min_samples: 0,
+            samples_query: None,
             failure_limit: 1,
             no_data: NoDataPolicy::Inconclusive,
         },
@@ -25,6 +28,9 @@ fn plan() -> Plan {
             source: GateSource::Srm,
             condition: Condition::parse(">= 0.001").expect("condition"),
             interval_ms: 500,
+            window_ms: 0,
+            min_samples: 0,
+            samples_query: None,
             failure_limit: 1,
             no_data: NoDataPolicy::Inconclusive,
         },
@@ -62,6 +68,7 @@ fn err(outcome: GateOutcome, value: f64) -> GateVerdict {
         threshold: 0.01,
         detail: None,
         srm: None,
+        samples: None,
     }
 }
 

@@ -271,19 +271,31 @@ impl Ctx<'_> {
         let mut failed_at_limit: Option<RollbackReason> = None;
         let mut all_passed = true;
         let mut inconclusive: Option<PauseReason> = None;
+        // While the step's pause runs, no data means "keep collecting": no verdict, no
+        // pause. Only once the pause has elapsed does the gate's no-data policy decide.
+        let pause_running = self
+            .state
+            .pause_until_ms
+            .is_some_and(|until| self.now < until);
         for verdict in verdicts {
             let Some(gate) = self.plan.gate(&verdict.gate) else {
                 continue;
             };
             let counts_as = match (verdict.outcome, gate.no_data) {
-                (GateOutcome::NoData, NoDataPolicy::Pass) => GateOutcome::Pass,
-                (GateOutcome::NoData, NoDataPolicy::Fail) => GateOutcome::Fail,
-                (outcome, _) => outcome,
+                (GateOutcome::NoData, _) if pause_running => None,
+                (GateOutcome::NoData, NoDataPolicy::Pass) => Some(GateOutcome::Pass),
+                (GateOutcome::NoData, NoDataPolicy::Fail) => Some(GateOutcome::Fail),
+                (outcome, _) => Some(outcome),
             };
             let limit = gate.failure_limit;
             let status = self.state.gates.entry(verdict.gate.clone()).or_default();
             status.last = Some(verdict.clone());
             status.last_checked_ms = Some(self.now);
+            let Some(counts_as) = counts_as else {
+                all_passed = false; // collecting: nothing counted, nothing decided
+                self.event(Event::GateChecked { verdict });
+                continue;
+            };
             match counts_as {
                 GateOutcome::Pass => status.consecutive_failures = 0,
                 GateOutcome::Fail => {

@@ -14,6 +14,9 @@ fn gate(name: &str, failure_limit: u32, no_data: NoDataPolicy) -> Gate {
         source: GateSource::Template(BuiltinTemplate::ErrorRate),
         condition: Condition::parse("< 0.01").expect("condition"),
         interval_ms: 500,
+        window_ms: 0,
+        min_samples: 0,
+        samples_query: None,
         failure_limit,
         no_data,
     }
@@ -56,6 +59,7 @@ fn verdict(gate: &str, outcome: GateOutcome, value: Option<f64>) -> GateVerdict 
         threshold: 0.01,
         detail: None,
         srm: None,
+        samples: None,
     }
 }
 
@@ -230,20 +234,20 @@ fn a_pass_resets_the_consecutive_failures() {
 }
 
 #[test]
-fn no_data_inconclusive_pauses_and_never_promotes() {
+fn no_data_inconclusive_pauses_after_the_pause_and_never_promotes() {
     let plan = plan();
     let state = at_step0(&plan);
     let (state, actions) = step(
         &plan,
         state,
         Input::GateResults(vec![verdict("err", GateOutcome::NoData, None)]),
-        T0 + 600,
+        T0 + 1_000,
     );
     assert!(pushes(&actions).is_empty());
     assert!(
         matches!(&state.phase, Phase::Paused { reason: PauseReason::Inconclusive { gate, .. } } if gate == "err")
     );
-    assert_eq!(state.pause_remaining_ms, Some(400));
+    assert_eq!(state.pause_remaining_ms, Some(0));
     for later in [T0 + 1_000, T0 + 100_000] {
         let (same, actions) = step(&plan, state.clone(), Input::Tick, later);
         assert!(
@@ -277,7 +281,7 @@ fn no_data_policies_fail_and_pass() {
         &plan,
         state,
         Input::GateResults(vec![verdict("strict", GateOutcome::NoData, None)]),
-        T0 + 600,
+        T0 + 1_000,
     );
     assert_eq!(
         pushes(&actions),
@@ -290,6 +294,97 @@ fn no_data_policies_fail_and_pass() {
             reason: RollbackReason::Gate { value: None, .. }
         }
     ));
+}
+
+/// The gate timeline: while the step's pause runs, no data (no series, too few samples) is
+/// "keep collecting"; failures still count; only once the pause has elapsed does `no_data`
+/// decide.
+#[test]
+fn no_data_during_the_pause_keeps_collecting_for_every_policy() {
+    for policy in [
+        NoDataPolicy::Inconclusive,
+        NoDataPolicy::Fail,
+        NoDataPolicy::Pass,
+    ] {
+        let plan = plan_with(vec![gate("err", 1, policy)]);
+        let state = at_step0(&plan);
+        let mut state = state;
+        for at in [T0 + 1, T0 + 500, T0 + 999] {
+            let (next, actions) = step(
+                &plan,
+                state,
+                Input::GateResults(vec![verdict("err", GateOutcome::NoData, None)]),
+                at,
+            );
+            state = next;
+            assert!(
+                pushes(&actions).is_empty(),
+                "{policy:?} at {at}: {actions:?}"
+            );
+            assert_eq!(state.phase, Phase::Progressing, "{policy:?} at {at}");
+            assert_eq!(state.step, 0);
+            assert_eq!(state.gates["err"].consecutive_failures, 0);
+            assert_eq!(
+                state.next_check_ms,
+                Some((at + 500).min(T0 + 1_000)),
+                "the next check is one period later, and never after the pause's end"
+            );
+        }
+        assert_eq!(
+            state.gates["err"].last.as_ref().map(|v| v.outcome),
+            Some(GateOutcome::NoData),
+            "what was seen is recorded"
+        );
+    }
+}
+
+#[test]
+fn data_arriving_before_the_pause_ends_decides_as_usual() {
+    let plan = plan();
+    let state = at_step0(&plan);
+    let no_data = || Input::GateResults(vec![verdict("err", GateOutcome::NoData, None)]);
+    let pass = || Input::GateResults(vec![verdict("err", GateOutcome::Pass, Some(0.0))]);
+    let (state, _) = step(&plan, state, no_data(), T0 + 500);
+    let (state, actions) = step(&plan, state, pass(), T0 + 1_000);
+    assert_eq!(
+        pushes(&actions),
+        vec![(5_000, 2)],
+        "passes at the end: advance"
+    );
+    assert_eq!(state.step, 1);
+
+    // Failures during the pause count as always: a bad canary is rolled back mid-pause.
+    let plan = plan_with(vec![gate("err", 2, NoDataPolicy::Inconclusive)]);
+    let state = at_step0(&plan);
+    let fail = || Input::GateResults(vec![verdict("err", GateOutcome::Fail, Some(0.3))]);
+    let (state, _) = step(&plan, state, no_data(), T0 + 100);
+    let (state, _) = step(&plan, state, fail(), T0 + 300);
+    let (state, _) = step(&plan, state, no_data(), T0 + 400);
+    assert_eq!(
+        state.gates["err"].consecutive_failures, 1,
+        "no data while collecting neither counts nor resets"
+    );
+    let (state, actions) = step(&plan, state, fail(), T0 + 600);
+    assert_eq!(pushes(&actions), vec![(0, 2)]);
+    assert!(matches!(state.phase, Phase::RolledBack { .. }));
+}
+
+#[test]
+fn a_step_without_pause_lets_no_data_decide_at_once() {
+    let mut plan = plan_with(vec![gate("err", 1, NoDataPolicy::Inconclusive)]);
+    plan.steps[0].pause_ms = 0;
+    let state = at_step0(&plan);
+    let (state, _) = step(
+        &plan,
+        state,
+        Input::GateResults(vec![verdict("err", GateOutcome::NoData, None)]),
+        T0,
+    );
+    assert!(
+        matches!(state.phase, Phase::Paused { .. }),
+        "{:?}",
+        state.phase
+    );
 }
 
 #[test]

@@ -23,11 +23,15 @@ pub struct GateQueries {
     pub canary: String,
     /// Query for the stable variant (comparison gates only).
     pub stable: Option<String>,
+    /// Sample count of the canary over the window, when the gate counts samples.
+    pub canary_samples: Option<String>,
+    /// Sample count of the stable variant (comparison gates that count samples).
+    pub stable_samples: Option<String>,
 }
 
 impl GateQueries {
     /// Renders `gate`'s queries for the rollout's experiment and variants, over the gate's
-    /// interval.
+    /// window ([`Gate::window`]).
     pub fn render(
         gate: &Gate,
         experiment: &str,
@@ -35,14 +39,7 @@ impl GateQueries {
         canary: &str,
         stable: &str,
     ) -> Result<Self, String> {
-        Self::render_over(
-            gate,
-            gate.interval_ms,
-            experiment,
-            namespace,
-            canary,
-            stable,
-        )
+        Self::render_over(gate, gate.window(), experiment, namespace, canary, stable)
     }
 
     /// Renders `gate`'s queries with `{{interval}}` set to `window_ms` (the `srm` gate counts
@@ -68,13 +65,16 @@ impl GateQueries {
             GateSource::Compare(builtin) => (builtin.query(), true),
             GateSource::Srm => (SRM_EXPOSURES_QUERY, true),
         };
+        let samples = match &gate.source {
+            GateSource::Srm => None,
+            _ => gate.samples_template(),
+        };
+        let side = |text: Option<&str>, variant| text.map(|t| render_query(t, &vars(variant)));
         Ok(Self {
             canary: render_query(template, &vars(canary))?,
-            stable: if compare {
-                Some(render_query(template, &vars(stable))?)
-            } else {
-                None
-            },
+            stable: side(compare.then_some(template), stable).transpose()?,
+            canary_samples: side(samples, canary).transpose()?,
+            stable_samples: side(samples.filter(|_| compare), stable).transpose()?,
         })
     }
 }
@@ -113,6 +113,69 @@ pub struct GateVerdict {
     /// The `srm` gate's counts, expected shares and p-value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srm: Option<SrmEvidence>,
+    /// Fewest samples of the measured variants over the window, when the gate counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+}
+
+/// Every query result of one check of a gate ([`GateQueries`] answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateResults {
+    /// The canary's value.
+    pub canary: QueryResult,
+    /// The stable variant's value (comparisons).
+    pub stable: Option<QueryResult>,
+    /// The canary's sample count, when the gate counts samples.
+    pub canary_samples: Option<QueryResult>,
+    /// The stable variant's sample count (comparisons that count samples).
+    pub stable_samples: Option<QueryResult>,
+}
+
+/// Judges `gate` from all its results: while a measured variant has fewer than the gate's
+/// `min_samples` over the window (no series counts as 0), the check has no data, whatever
+/// the value says; otherwise as [`evaluate`].
+pub fn evaluate_sampled(gate: &Gate, results: &GateResults) -> GateVerdict {
+    let sides = [
+        ("canary", results.canary_samples.as_ref()),
+        ("stable", results.stable_samples.as_ref()),
+    ];
+    let mut fewest: Option<u64> = None;
+    for (side, result) in sides {
+        let count = match result {
+            None => continue,
+            Some(QueryResult::Value(v)) if *v > 0.0 => v.round() as u64,
+            Some(QueryResult::Value(_) | QueryResult::Empty(_)) => 0,
+            Some(QueryResult::Failed(why)) => {
+                let detail = format!("{side} sample count: query failed ({why})");
+                return no_data(gate, detail, None);
+            }
+        };
+        fewest = Some(fewest.map_or(count, |f| f.min(count)));
+        if count < gate.min_samples {
+            let detail = format!(
+                "{side}: {count} samples over the last {}, the gate needs at least {} (min_samples)",
+                format_duration_ms(gate.window()),
+                gate.min_samples
+            );
+            return no_data(gate, detail, Some(count));
+        }
+    }
+    let mut verdict = evaluate(gate, &results.canary, results.stable.as_ref());
+    verdict.samples = fewest;
+    verdict
+}
+
+fn no_data(gate: &Gate, detail: String, samples: Option<u64>) -> GateVerdict {
+    GateVerdict {
+        gate: gate.name.clone(),
+        outcome: GateOutcome::NoData,
+        value: None,
+        condition: gate.condition.to_string(),
+        threshold: gate.condition.threshold,
+        detail: Some(detail),
+        srm: None,
+        samples,
+    }
 }
 
 /// Judges `gate` from its query results (`stable` only for comparison gates). The `srm` gate
@@ -126,6 +189,7 @@ pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>)
         threshold: gate.condition.threshold,
         detail,
         srm: None,
+        samples: None,
     };
     let measured = match (&gate.source, canary, stable) {
         (GateSource::Srm, _, _) => Err(
@@ -167,6 +231,9 @@ mod tests {
             source,
             condition: Condition::parse(condition).expect("valid condition"),
             interval_ms: 60_000,
+            window_ms: 0,
+            min_samples: 0,
+            samples_query: None,
             failure_limit: 1,
             no_data: NoDataPolicy::Inconclusive,
         }
@@ -240,5 +307,76 @@ mod tests {
         let g = gate(GateSource::Query("up{ns=\"{{namespace}}\"}".into()), "> 0");
         let q = GateQueries::render(&g, "e", "ml", "canary", "stable").expect("renders");
         assert_eq!((q.canary.as_str(), q.stable), ("up{ns=\"ml\"}", None));
+    }
+
+    #[test]
+    fn the_window_and_sample_counts_are_rendered() {
+        let mut g = gate(GateSource::Compare(BuiltinTemplate::ErrorRate), "< 0.05");
+        g.interval_ms = 2_000;
+        g.window_ms = 8_000;
+        g.min_samples = 20;
+        let q = GateQueries::render(&g, "e", "ml", "canary", "stable").expect("renders");
+        assert!(q.canary.contains("[8s]"), "{}", q.canary);
+        assert_eq!(
+            q.canary_samples.as_deref(),
+            Some(r#"sum(increase(rollgate_responses_total{experiment="e",variant="canary"}[8s]))"#)
+        );
+        assert!(q
+            .stable_samples
+            .as_deref()
+            .is_some_and(|s| s.contains(r#"variant="stable""#)));
+        g.min_samples = 0;
+        let q = GateQueries::render(&g, "e", "ml", "canary", "stable").expect("renders");
+        assert_eq!((q.canary_samples, q.stable_samples), (None, None));
+    }
+
+    #[test]
+    fn too_few_samples_is_no_data_whatever_the_value() {
+        let mut g = gate(GateSource::Compare(BuiltinTemplate::ErrorRate), "< 0.05");
+        g.min_samples = 20;
+        let results = |canary_n: QueryResult, stable_n: QueryResult| GateResults {
+            canary: QueryResult::Value(0.5),
+            stable: Some(QueryResult::Value(0.0)),
+            canary_samples: Some(canary_n),
+            stable_samples: Some(stable_n),
+        };
+        let v = evaluate_sampled(
+            &g,
+            &results(QueryResult::Value(19.4), QueryResult::Value(500.0)),
+        );
+        assert_eq!(
+            (v.outcome, v.value, v.samples),
+            (GateOutcome::NoData, None, Some(19))
+        );
+        let detail = v.detail.unwrap_or_default();
+        assert!(
+            detail.contains("canary: 19 samples") && detail.contains("min_samples"),
+            "{detail}"
+        );
+        let v = evaluate_sampled(
+            &g,
+            &results(
+                QueryResult::Empty("no series".into()),
+                QueryResult::Value(500.0),
+            ),
+        );
+        assert_eq!((v.outcome, v.samples), (GateOutcome::NoData, Some(0)));
+        let v = evaluate_sampled(
+            &g,
+            &results(
+                QueryResult::Value(30.0),
+                QueryResult::Failed("timeout".into()),
+            ),
+        );
+        assert_eq!(v.outcome, GateOutcome::NoData);
+        assert!(v
+            .detail
+            .unwrap_or_default()
+            .contains("stable sample count: query failed"));
+        let v = evaluate_sampled(
+            &g,
+            &results(QueryResult::Value(30.0), QueryResult::Value(500.0)),
+        );
+        assert_eq!((v.outcome, v.samples), (GateOutcome::Fail, Some(30)));
     }
 }

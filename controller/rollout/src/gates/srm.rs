@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 pub use rollgate_stats::srm::SRM_P_THRESHOLD;
 
-/// Fewest exposures (stable + canary) over the window before the check is run; below it the
-/// gate has no data (and follows its `no_data` policy).
+/// Default fewest exposures (stable + canary) over the window before the check is run (the
+/// gate's `min_samples`); below it the gate has no data (keep collecting during the pause,
+/// then its `no_data` policy).
 pub const MIN_SRM_EXPOSURES: u64 = 100;
 
 /// PromQL template of one variant's exposures over the window (`{{interval}}` is rendered as
@@ -83,6 +84,7 @@ pub fn evaluate_srm(
         threshold: gate.condition.threshold,
         detail,
         srm,
+        samples: None,
     };
     let counts = (count("stable", stable), count("canary", canary));
     let (stable_exposures, canary_exposures) = match counts {
@@ -92,9 +94,14 @@ pub fn evaluate_srm(
         }
     };
     let total = stable_exposures + canary_exposures;
-    if total < MIN_SRM_EXPOSURES {
+    let needed = if gate.min_samples == 0 {
+        MIN_SRM_EXPOSURES
+    } else {
+        gate.min_samples
+    };
+    if total < needed {
         let why = format!(
-            "only {total} exposures (stable {stable_exposures}, canary {canary_exposures}) since the step's weight was pushed; the SRM check needs at least {MIN_SRM_EXPOSURES}"
+            "only {total} exposures (stable {stable_exposures}, canary {canary_exposures}) since the step's weight was pushed; the SRM check needs at least {needed} (min_samples)"
         );
         return verdict(GateOutcome::NoData, None, Some(why), None);
     }
@@ -155,6 +162,9 @@ mod tests {
             source: GateSource::Srm,
             condition: Condition::parse(">= 0.001").expect("condition"),
             interval_ms: 60_000,
+            window_ms: 0,
+            min_samples: MIN_SRM_EXPOSURES,
+            samples_query: None,
             failure_limit: 1,
             no_data: NoDataPolicy::Inconclusive,
         }

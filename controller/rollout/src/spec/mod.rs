@@ -36,7 +36,10 @@ mod validate;
 
 pub use load::{load_rollout, parse_rollout};
 pub use model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, Step};
-pub use validate::{resolve, validate, API_VERSION, DEFAULT_WASM_FILENAME, KIND, SRM_TEMPLATE};
+pub use validate::{
+    resolve, validate, API_VERSION, DEFAULT_SCRAPE_INTERVAL_MS, DEFAULT_WASM_FILENAME, KIND,
+    MIN_WINDOW_SCRAPES, SRM_TEMPLATE,
+};
 
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,8 @@ pub struct PrometheusTarget {
     pub url: String,
     /// Per-query timeout in milliseconds.
     pub timeout_ms: u64,
+    /// Scrape interval of the proxies' metrics, in milliseconds (gate windows are at least 4 ×).
+    pub scrape_interval_ms: u64,
 }
 
 /// What the engine follows: the steps and the gates.

@@ -111,6 +111,10 @@ pub struct RawPrometheus {
     /// Query timeout; default `5s`.
     #[serde(default)]
     pub timeout: Option<String>,
+    /// How often Prometheus scrapes the proxies; default `15s`. Gate windows are at least
+    /// 4 × this, so `rate()` has enough samples.
+    #[serde(default)]
+    pub scrape_interval: Option<String>,
 }
 
 /// One entry of `spec.steps`.
@@ -146,9 +150,20 @@ pub struct RawGate {
     /// Pass condition, e.g. `< 0.01`; required except for `template: srm` (fixed p >= 0.001).
     #[serde(default)]
     pub condition: Option<String>,
-    /// Query range and check period; default `1m`.
+    /// Check period; default `1m`.
     #[serde(default)]
     pub interval: Option<String>,
+    /// Query range (`{{interval}}` in templates); default the larger of `interval` and
+    /// 4 × `spec.prometheus.scrape_interval`; at least 4 × the scrape interval.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Fewest samples (responses) of each measured variant over the window before the value
+    /// is judged; default 100 (built-ins, comparisons, srm exposures), 0 for custom queries.
+    #[serde(default)]
+    pub min_samples: Option<u64>,
+    /// PromQL template counting a custom `query` gate's samples (needed for its `min_samples`).
+    #[serde(default)]
+    pub samples_query: Option<String>,
     /// Consecutive failures before rollback; default 1.
     #[serde(default)]
     pub failure_limit: Option<u32>,

@@ -280,3 +280,59 @@ fn srm_gate_mistakes_name_the_field() {
         "condition stays required for every other gate"
     );
 }
+
+#[test]
+fn gate_windows_span_four_scrapes_and_samples_have_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fast = SPEC
+        .replace(
+            "prometheus: { url: http://127.0.0.1:9090 }",
+            "prometheus: { url: http://127.0.0.1:9090, scrape_interval: 1s }",
+        )
+        .replace("interval: 1m", "interval: 2s");
+    let rollout = parse_in(dir.path(), &fast).expect("valid");
+    let gate = rollout.plan.gate("error-rate").expect("gate");
+    assert_eq!(
+        (gate.interval_ms, gate.window(), gate.min_samples),
+        (2_000, 4_000, crate::gates::DEFAULT_MIN_SAMPLES),
+        "window = max(interval, 4 x scrape interval)"
+    );
+    // The default scrape interval (15s) makes a 2s gate look at the last minute.
+    let rollout =
+        parse_in(dir.path(), &SPEC.replace("interval: 1m", "interval: 2s")).expect("valid");
+    assert_eq!(
+        rollout.plan.gate("error-rate").map(|g| g.window()),
+        Some(60_000)
+    );
+    let explicit = fast.replace(
+        "interval: 2s",
+        "interval: 2s\n      window: 10s\n      min_samples: 20",
+    );
+    let rollout = parse_in(dir.path(), &explicit).expect("valid");
+    let gate = rollout.plan.gate("error-rate").expect("gate");
+    assert_eq!((gate.window(), gate.min_samples), (10_000, 20));
+}
+
+#[test]
+fn window_and_sample_mistakes_name_the_field() {
+    let short = SPEC.replace("interval: 1m", "interval: 1m\n      window: 30s");
+    assert_eq!(field_of(&short), "spec.gates[0].window");
+    let custom = SPEC.replace(
+        "template: error_rate",
+        "query: 'sum(up)'\n      min_samples: 10",
+    );
+    assert_eq!(field_of(&custom), "spec.gates[0].min_samples");
+    let misplaced = SPEC.replace(
+        "template: error_rate",
+        "template: error_rate\n      samples_query: 'sum(up)'",
+    );
+    assert_eq!(field_of(&misplaced), "spec.gates[0].samples_query");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let counted = SPEC.replace(
+        "template: error_rate",
+        "query: 'sum(up)'\n      samples_query: 'sum(increase(x{v=\"{{variant}}\"}[{{interval}}]))'",
+    );
+    let rollout = parse_in(dir.path(), &counted).expect("valid");
+    let gate = rollout.plan.gate("error-rate").expect("gate");
+    assert_eq!(gate.min_samples, crate::gates::DEFAULT_MIN_SAMPLES);
+}

@@ -2,11 +2,11 @@
 
 use super::model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, Step};
 use super::raw::{RawGate, RawRollout, RawSink, RawStep};
-use crate::duration::parse_duration_ms;
+use crate::duration::{format_duration_ms, parse_duration_ms};
 use crate::error::RolloutError;
 use crate::gates::{
-    BuiltinTemplate, CompareOp, Condition, Gate, GateQueries, GateSource, NoDataPolicy,
-    SRM_P_THRESHOLD,
+    render_query, BuiltinTemplate, CompareOp, Condition, Gate, GateQueries, GateSource,
+    NoDataPolicy, QueryVars, DEFAULT_MIN_SAMPLES, MIN_SRM_EXPOSURES, SRM_P_THRESHOLD,
 };
 use crate::weights::apply_canary_weight;
 use rollgate_filter::config::{FilterConfig, TOTAL_WEIGHT};
@@ -24,6 +24,10 @@ pub const KIND: &str = "Rollout";
 pub const DEFAULT_WASM_FILENAME: &str = "/etc/envoy/rollgate_filter.wasm";
 const DEFAULT_INTERVAL_MS: u64 = 60_000;
 const DEFAULT_PROMETHEUS_TIMEOUT_MS: u64 = 5_000;
+/// Default `spec.prometheus.scrape_interval`.
+pub const DEFAULT_SCRAPE_INTERVAL_MS: u64 = 15_000;
+/// Gate windows span at least this many scrape intervals (so `rate()` has samples).
+pub const MIN_WINDOW_SCRAPES: u64 = 4;
 
 /// Validates `raw`; relative paths are resolved against `spec_dir`, and `base_config` is the
 /// already parsed and validated filter config `spec.base_config` points at.
@@ -57,11 +61,19 @@ pub fn validate(
             "required with the ecds_file and stdout sinks (progress is kept there so a restart resumes)",
         ));
     }
+    let prometheus = spec
+        .prometheus
+        .as_ref()
+        .map(|p| validate_prometheus(&p.url, p.timeout.as_deref(), p.scrape_interval.as_deref()))
+        .transpose()?;
+    let scrape_ms = prometheus
+        .as_ref()
+        .map_or(DEFAULT_SCRAPE_INTERVAL_MS, |p| p.scrape_interval_ms);
     let gates = spec
         .gates
         .iter()
         .enumerate()
-        .map(|(i, g)| validate_gate(&format!("spec.gates[{i}]"), g))
+        .map(|(i, g)| validate_gate(&format!("spec.gates[{i}]"), g, scrape_ms))
         .collect::<Result<Vec<_>, _>>()?;
     let mut names = BTreeSet::new();
     for (i, gate) in gates.iter().enumerate() {
@@ -101,16 +113,12 @@ pub fn validate(
         )
         .map_err(|e| RolloutError::spec(format!("spec.steps[{i}].weight"), e.to_string()))?;
     }
-    let prometheus = match &spec.prometheus {
-        Some(p) => Some(validate_prometheus(&p.url, p.timeout.as_deref())?),
-        None if !gates.is_empty() => {
-            return Err(RolloutError::spec(
-                "spec.prometheus",
-                "required when spec.gates is not empty",
-            ))
-        }
-        None => None,
-    };
+    if prometheus.is_none() && !gates.is_empty() {
+        return Err(RolloutError::spec(
+            "spec.prometheus",
+            "required when spec.gates is not empty",
+        ));
+    }
     Ok(Rollout {
         name: raw.metadata.name,
         namespace,
@@ -224,7 +232,11 @@ fn validate_sink(
     Ok(SinkTarget::Stdout)
 }
 
-fn validate_prometheus(url: &str, timeout: Option<&str>) -> Result<PrometheusTarget, RolloutError> {
+fn validate_prometheus(
+    url: &str,
+    timeout: Option<&str>,
+    scrape_interval: Option<&str>,
+) -> Result<PrometheusTarget, RolloutError> {
     let url = url.trim().trim_end_matches('/');
     if !url.starts_with("http://") {
         return Err(RolloutError::spec(
@@ -242,9 +254,20 @@ fn validate_prometheus(url: &str, timeout: Option<&str>) -> Result<PrometheusTar
             "must be more than 0",
         ));
     }
+    let scrape_interval_ms = match scrape_interval {
+        Some(text) => duration("spec.prometheus.scrape_interval", text)?,
+        None => DEFAULT_SCRAPE_INTERVAL_MS,
+    };
+    if scrape_interval_ms == 0 {
+        return Err(RolloutError::spec(
+            "spec.prometheus.scrape_interval",
+            "must be more than 0",
+        ));
+    }
     Ok(PrometheusTarget {
         url: url.to_string(),
         timeout_ms,
+        scrape_interval_ms,
     })
 }
 
@@ -252,7 +275,7 @@ fn duration(field: &str, text: &str) -> Result<u64, RolloutError> {
     parse_duration_ms(text).map_err(|e| RolloutError::spec(field, e))
 }
 
-fn validate_gate(field: &str, raw: &RawGate) -> Result<Gate, RolloutError> {
+fn validate_gate(field: &str, raw: &RawGate, scrape_ms: u64) -> Result<Gate, RolloutError> {
     non_empty(&format!("{field}.name"), &raw.name)?;
     let builtin = |sub: &str, name: &str| {
         BuiltinTemplate::from_name(name).ok_or_else(|| {
@@ -338,11 +361,71 @@ fn validate_gate(field: &str, raw: &RawGate) -> Result<Gate, RolloutError> {
             ))
         }
     };
+    let min_window = MIN_WINDOW_SCRAPES * scrape_ms;
+    let window_ms = match &raw.window {
+        Some(text) => {
+            let window = duration(&format!("{field}.window"), text)?;
+            if window < min_window {
+                return Err(RolloutError::spec(
+                    format!("{field}.window"),
+                    format!(
+                        "{text} is shorter than {MIN_WINDOW_SCRAPES} scrape intervals ({}, \
+                         spec.prometheus.scrape_interval {}); rate() needs several samples, \
+                         use at least {}",
+                        format_duration_ms(min_window),
+                        format_duration_ms(scrape_ms),
+                        format_duration_ms(min_window)
+                    ),
+                ));
+            }
+            window
+        }
+        None => interval_ms.max(min_window),
+    };
+    if matches!(source, GateSource::Srm) && raw.window.is_some() {
+        return Err(RolloutError::spec(
+            format!("{field}.window"),
+            "the srm gate counts exposures since the step's weight was pushed; remove window",
+        ));
+    }
+    if raw.samples_query.is_some() && !matches!(source, GateSource::Query(_)) {
+        return Err(RolloutError::spec(
+            format!("{field}.samples_query"),
+            "only for custom `query` gates (the built-ins count responses themselves)",
+        ));
+    }
+    if let Some(q) = &raw.samples_query {
+        non_empty(&format!("{field}.samples_query"), q)?;
+        let vars = QueryVars {
+            experiment: "e",
+            variant: "v",
+            namespace: "n",
+            interval: "1m",
+        };
+        render_query(q, &vars)
+            .map_err(|e| RolloutError::spec(format!("{field}.samples_query"), e))?;
+    }
+    let min_samples = match (&source, raw.min_samples) {
+        (GateSource::Query(_), Some(n)) if n > 0 && raw.samples_query.is_none() => {
+            return Err(RolloutError::spec(
+                format!("{field}.min_samples"),
+                "a custom query gate needs samples_query to count its samples",
+            ))
+        }
+        (_, Some(n)) => n,
+        (GateSource::Query(_), None) if raw.samples_query.is_some() => DEFAULT_MIN_SAMPLES,
+        (GateSource::Query(_), None) => 0,
+        (GateSource::Srm, None) => MIN_SRM_EXPOSURES,
+        (_, None) => DEFAULT_MIN_SAMPLES,
+    };
     Ok(Gate {
         name: raw.name.clone(),
         source,
         condition,
         interval_ms,
+        window_ms,
+        min_samples,
+        samples_query: raw.samples_query.clone(),
         failure_limit,
         no_data,
     })
