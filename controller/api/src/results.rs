@@ -4,9 +4,11 @@
 use crate::store::events::RunningStats;
 use crate::types::ab::AbTest;
 use crate::types::results::{AbResults, ArmSummary, SrmSummary};
+use rollgate_stats::cuped::{cuped, CupedGroup};
 use rollgate_stats::decision::{decide, Decision, DecisionCriteria, Direction, Evidence};
 use rollgate_stats::mann_whitney::{mann_whitney_u, MannWhitneyMethod};
 use rollgate_stats::proportions::two_proportion_z;
+use rollgate_stats::ratio::{ratio_delta, RatioGroup};
 use rollgate_stats::srm::srm_check;
 use rollgate_stats::summary::ProportionCounts;
 use rollgate_stats::ttest::{t_test, TTestKind};
@@ -26,6 +28,23 @@ pub enum TestKind {
     StudentT,
     /// Rank test on the raw values.
     MannWhitneyU,
+    /// Welch on CUPED-adjusted per-unit sums (query `covariate` = the pre-experiment metric).
+    Cuped,
+    /// Delta-method z-test of Σmetric / Σdenominator per arm (query `denominator`).
+    RatioDelta,
+}
+
+/// One unit's `(Σ metric, Σ second metric, events of metric)`.
+pub type UnitPair = (f64, f64, u64);
+
+/// Per-unit data some tests need beyond the running statistics, loaded by the route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawData {
+    /// Raw values per arm (rank tests).
+    pub values: Option<(Vec<f64>, Vec<f64>)>,
+    /// Per-unit `(Σ metric, Σ second metric, events of metric)` per arm (control, treatment):
+    /// the second metric is the covariate for CUPED, the denominator for ratio_delta.
+    pub pairs: Option<(Vec<UnitPair>, Vec<UnitPair>)>,
 }
 
 impl TestKind {
@@ -36,6 +55,8 @@ impl TestKind {
             "welch_t" => TestKind::WelchT,
             "student_t" => TestKind::StudentT,
             "mann_whitney_u" => TestKind::MannWhitneyU,
+            "cuped" => TestKind::Cuped,
+            "ratio_delta" => TestKind::RatioDelta,
             _ => return None,
         })
     }
@@ -47,6 +68,8 @@ impl TestKind {
             TestKind::WelchT => "welch_t",
             TestKind::StudentT => "student_t",
             TestKind::MannWhitneyU => "mann_whitney_u",
+            TestKind::Cuped => "cuped",
+            TestKind::RatioDelta => "ratio_delta",
         }
     }
 
@@ -89,13 +112,96 @@ struct TestOutcome {
     lift: Option<f64>,
     effect_size: Option<f64>,
     significant: bool,
+    extra: Extra,
+}
+
+/// Outputs only CUPED or ratio_delta have.
+#[derive(Default)]
+struct Extra {
+    theta: Option<f64>,
+    variance_reduction: Option<f64>,
+    control_ratio: Option<f64>,
+    treatment_ratio: Option<f64>,
+    se: Option<f64>,
+}
+
+fn pairs(raw: Option<&RawData>) -> Result<&(Vec<UnitPair>, Vec<UnitPair>), StatsError> {
+    raw.and_then(|r| r.pairs.as_ref())
+        .ok_or_else(|| StatsError::invalid("test", "per-unit values were not loaded"))
+}
+
+fn cuped_outcome(raw: Option<&RawData>, confidence: f64) -> Result<TestOutcome, StatsError> {
+    let (c, t) = pairs(raw)?;
+    // Units with the metric observed; a unit without pre-experiment events has covariate 0.
+    let split = |rows: &[UnitPair]| -> (Vec<f64>, Vec<f64>) {
+        rows.iter().filter(|r| r.2 > 0).map(|r| (r.0, r.1)).unzip()
+    };
+    let ((c_y, c_x), (t_y, t_x)) = (split(c), split(t));
+    let r = cuped(
+        CupedGroup {
+            values: &c_y,
+            covariate: &c_x,
+        },
+        CupedGroup {
+            values: &t_y,
+            covariate: &t_x,
+        },
+        confidence,
+    )?;
+    Ok(TestOutcome {
+        statistic: r.statistic,
+        p_value: r.p_value,
+        ci: Some(r.ci),
+        difference: r.effect,
+        lift: (r.control_mean != 0.0).then(|| r.effect / r.control_mean),
+        effect_size: None,
+        significant: r.significant,
+        extra: Extra {
+            theta: Some(r.theta),
+            variance_reduction: Some(r.variance_reduction),
+            ..Extra::default()
+        },
+    })
+}
+
+fn ratio_outcome(raw: Option<&RawData>, confidence: f64) -> Result<TestOutcome, StatsError> {
+    let (c, t) = pairs(raw)?;
+    let split =
+        |rows: &[UnitPair]| -> (Vec<f64>, Vec<f64>) { rows.iter().map(|r| (r.0, r.1)).unzip() };
+    let ((c_n, c_d), (t_n, t_d)) = (split(c), split(t));
+    let r = ratio_delta(
+        RatioGroup {
+            numerator: &c_n,
+            denominator: &c_d,
+        },
+        RatioGroup {
+            numerator: &t_n,
+            denominator: &t_d,
+        },
+        confidence,
+    )?;
+    Ok(TestOutcome {
+        statistic: r.statistic,
+        p_value: r.p_value,
+        ci: Some(r.ci),
+        difference: r.difference,
+        lift: r.lift,
+        effect_size: None,
+        significant: r.significant,
+        extra: Extra {
+            control_ratio: Some(r.control_ratio),
+            treatment_ratio: Some(r.treatment_ratio),
+            se: Some(r.se),
+            ..Extra::default()
+        },
+    })
 }
 
 fn run_test(
     kind: TestKind,
     control: &RunningStats,
     treatment: &RunningStats,
-    raw: Option<&(Vec<f64>, Vec<f64>)>,
+    raw: Option<&RawData>,
     confidence: f64,
 ) -> Result<TestOutcome, StatsError> {
     match kind {
@@ -117,6 +223,7 @@ fn run_test(
                 lift: r.lift,
                 effect_size: None,
                 significant: r.significant,
+                extra: Extra::default(),
             })
         }
         TestKind::WelchT | TestKind::StudentT => {
@@ -134,11 +241,13 @@ fn run_test(
                 lift: r.lift,
                 effect_size: r.cohens_d,
                 significant: r.significant,
+                extra: Extra::default(),
             })
         }
         TestKind::MannWhitneyU => {
-            let (c, t) =
-                raw.ok_or_else(|| StatsError::invalid("test", "raw values were not loaded"))?;
+            let (c, t) = raw
+                .and_then(|r| r.values.as_ref())
+                .ok_or_else(|| StatsError::invalid("test", "raw values were not loaded"))?;
             let r = mann_whitney_u(c, t, MannWhitneyMethod::Asymptotic, 1.0 - confidence)?;
             let difference = treatment.summary.mean - control.summary.mean;
             Ok(TestOutcome {
@@ -149,19 +258,23 @@ fn run_test(
                 lift: (control.summary.mean != 0.0).then(|| difference / control.summary.mean),
                 effect_size: Some(r.rank_biserial),
                 significant: r.significant,
+                extra: Extra::default(),
             })
         }
+        TestKind::Cuped => cuped_outcome(raw, confidence),
+        TestKind::RatioDelta => ratio_outcome(raw, confidence),
     }
 }
 
-/// Results of `test` on `metric` from the two arms' aggregates (`raw` only for rank tests).
+/// Results of `test` on `metric` from the two arms' aggregates (`raw`: values for rank tests,
+/// per-unit pairs for CUPED and ratio_delta).
 pub fn analyze(
     test: &AbTest,
     metric: &str,
     control: &RunningStats,
     treatment: &RunningStats,
     kind: TestKind,
-    raw: Option<&(Vec<f64>, Vec<f64>)>,
+    raw: Option<&RawData>,
 ) -> AbResults {
     let direction = direction_of(metric);
     let srm = srm_check(
@@ -228,6 +341,11 @@ pub fn analyze(
         lift: outcome.as_ref().and_then(|o| o.lift),
         effect_size: outcome.as_ref().and_then(|o| o.effect_size),
         significant: outcome.as_ref().is_some_and(|o| o.significant),
+        theta: outcome.as_ref().and_then(|o| o.extra.theta),
+        variance_reduction: outcome.as_ref().and_then(|o| o.extra.variance_reduction),
+        control_ratio: outcome.as_ref().and_then(|o| o.extra.control_ratio),
+        treatment_ratio: outcome.as_ref().and_then(|o| o.extra.treatment_ratio),
+        se: outcome.as_ref().and_then(|o| o.extra.se),
         srm,
         decision: serde_json::to_value(decision)
             .ok()

@@ -3,7 +3,7 @@
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{serde_urlencoded_like, ApiJson};
-use crate::results::{analyze, TestKind};
+use crate::results::{analyze, RawData, TestKind};
 use crate::state::AppState;
 use crate::store::{ab_tests, events, WriteTx};
 use crate::time::now_ms;
@@ -41,8 +41,13 @@ pub async fn record(
 pub(crate) struct ResultsQuery {
     /// Metric to analyse (default the primary metric).
     metric: Option<String>,
-    /// two_proportion_z, welch_t, student_t or mann_whitney_u (default: z for 0/1 metrics, else Welch).
+    /// two_proportion_z, welch_t, student_t, mann_whitney_u, cuped or ratio_delta (default: z
+    /// for 0/1 metrics, else Welch).
     test: Option<String>,
+    /// cuped: the pre-experiment metric, summed per unit (0 for a unit without one).
+    covariate: Option<String>,
+    /// ratio_delta: the denominator metric, summed per unit (the numerator is `metric`).
+    denominator: Option<String>,
 }
 
 /// Statistics and decision (running sufficient statistics; raw values only for rank tests).
@@ -73,22 +78,49 @@ pub async fn results(
         Some(name) => TestKind::parse(name).ok_or_else(|| {
             ApiError::invalid(
                 "test",
-                format!("{name:?} must be two_proportion_z, welch_t, student_t or mann_whitney_u"),
+                format!(
+                    "{name:?} must be two_proportion_z, welch_t, student_t, mann_whitney_u, \
+                     cuped or ratio_delta"
+                ),
             )
         })?,
     };
-    let raw = if kind == TestKind::MannWhitneyU {
+    let second = match kind {
+        TestKind::Cuped => Some(query.covariate.clone().ok_or_else(|| {
+            ApiError::invalid(
+                "covariate",
+                "test=cuped needs covariate=<pre-experiment metric>",
+            )
+        })?),
+        TestKind::RatioDelta => Some(query.denominator.clone().ok_or_else(|| {
+            ApiError::invalid("denominator", "test=ratio_delta needs denominator=<metric>")
+        })?),
+        _ => None,
+    };
+    let raw = if kind == TestKind::MannWhitneyU || second.is_some() {
         let store = state.store.clone();
         let metric = metric.clone();
-        let values = tokio::task::spawn_blocking(move || -> ApiResult<(Vec<f64>, Vec<f64>)> {
+        let values = tokio::task::spawn_blocking(move || -> ApiResult<RawData> {
             let reader = store.reader()?;
-            Ok((
-                events::values(&reader, seq, "control", &metric)?,
-                events::values(&reader, seq, "treatment", &metric)?,
-            ))
+            Ok(match second {
+                Some(second) => RawData {
+                    pairs: Some((
+                        events::per_unit_pairs(&reader, seq, "control", &metric, &second)?,
+                        events::per_unit_pairs(&reader, seq, "treatment", &metric, &second)?,
+                    )),
+                    ..RawData::default()
+                },
+                None => RawData {
+                    values: Some((
+                        events::values(&reader, seq, "control", &metric)?,
+                        events::values(&reader, seq, "treatment", &metric)?,
+                    )),
+                    ..RawData::default()
+                },
+            })
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("rank scan failed: {e}")))??;
+        .map_err(|e| ApiError::Internal(format!("per-unit scan failed: {e}")))??;
         Some(values)
     } else {
         None

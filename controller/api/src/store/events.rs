@@ -201,3 +201,25 @@ pub fn count(conn: &Connection, experiment_seq: i64) -> ApiResult<u64> {
     )?;
     Ok(n.max(0) as u64)
 }
+
+/// Per-unit sums of two metrics for one variant, ordered by unit: `(Σ first, Σ second, events
+/// of first)` for every unit with an event of either metric (CUPED covariates, ratio metrics).
+pub fn per_unit_pairs(
+    conn: &Connection,
+    experiment_seq: i64,
+    variant: &str,
+    first: &str,
+    second: &str,
+) -> ApiResult<Vec<(f64, f64, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT TOTAL(CASE WHEN metric = ?3 THEN value END),
+                TOTAL(CASE WHEN metric = ?4 THEN value END),
+                COUNT(CASE WHEN metric = ?3 THEN 1 END)
+         FROM events WHERE experiment_seq = ?1 AND variant = ?2 AND metric IN (?3, ?4)
+         GROUP BY unit ORDER BY unit",
+    )?;
+    let rows = stmt.query_map(params![experiment_seq, variant, first, second], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

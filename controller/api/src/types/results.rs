@@ -36,7 +36,8 @@ pub struct AbResults {
     pub metric: String,
     /// `higher_is_better` or `lower_is_better` (names with error/latency/loss are lower).
     pub direction: String,
-    /// Test run: two_proportion_z, welch_t, student_t or mann_whitney_u; none without enough data.
+    /// Test run: two_proportion_z, welch_t, student_t, mann_whitney_u, cuped or ratio_delta;
+    /// none without enough data.
     pub test: Option<String>,
     /// Control arm.
     pub control: ArmSummary,
@@ -48,7 +49,7 @@ pub struct AbResults {
     pub p_value: Option<f64>,
     /// Confidence interval of the difference (not for rank tests).
     pub ci: Option<[f64; 2]>,
-    /// Treatment minus control.
+    /// Treatment minus control (CUPED: of the adjusted means; ratio_delta: of the ratios).
     pub difference: Option<f64>,
     /// Relative lift (difference / control).
     pub lift: Option<f64>,
@@ -56,6 +57,21 @@ pub struct AbResults {
     pub effect_size: Option<f64>,
     /// p below 1 - confidence_level.
     pub significant: bool,
+    /// CUPED: cov(X, Y) / var(X) over both arms (null for other tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta: Option<f64>,
+    /// CUPED: 1 - var(adjusted) / var(values) over both arms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variance_reduction: Option<f64>,
+    /// ratio_delta: control Σmetric / Σdenominator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_ratio: Option<f64>,
+    /// ratio_delta: treatment Σmetric / Σdenominator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treatment_ratio: Option<f64>,
+    /// ratio_delta: delta-method standard error of the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub se: Option<f64>,
     /// Sample-ratio mismatch check.
     pub srm: Option<SrmSummary>,
     /// promote, continue, keep_control, no_difference or invalid_srm.
