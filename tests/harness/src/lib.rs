@@ -27,7 +27,6 @@ mod options;
 mod plugin;
 pub mod record;
 pub mod replay;
-pub mod serve;
 mod shared_data;
 mod stream;
 pub mod types;

@@ -18,7 +18,7 @@ pub enum ClockMode {
         /// Start time, nanoseconds since the Unix epoch.
         start_unix_nanos: u64,
     },
-    /// The system clock (for the dev proxy).
+    /// The system clock (time moves by itself; ticks fire only through `Vm::fire_due_tick`).
     System,
 }
 

@@ -3,7 +3,6 @@
 //! - `replay --wasm PATH --config PATH [--clusters a,b]`: JSON Lines requests on stdin, one
 //!   JSON line per request on stdout. A refused config exits 1 with the plugin's error log on
 //!   stderr.
-//! - `serve ...`: the loopback dev proxy (see `rollgate_harness::serve`).
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -28,8 +27,6 @@ enum Command {
     /// binary bodies. Output line: {"request_headers", "response_headers", "local_response",
     /// "http_calls", "logs"}. Http calls are answered after the line's stream ends.
     Replay(ReplayArgs),
-    /// Run the loopback dev proxy with the filter.
-    Serve(rollgate_harness::serve::ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,9 +80,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay(args),
-        Command::Serve(args) => rollgate_harness::serve::run(args)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,
