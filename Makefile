@@ -62,9 +62,9 @@ envoy:
 test-envoy-compat: wasm envoy
 	ENVOY=$(CURDIR)/target/envoy/$(ENVOY_COMPAT_VERSION)/bin/envoy $(CARGO) test -p rollgate-e2e --test 'envoy_*'
 
-## build: the native binaries (rollgate, rollgate-harness, the demo stand-ins) in debug
+## build: the native binaries (rollgate, rollgate-harness, the demo tools of tools/) in debug
 build: wasm
-	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-e2e --bins
+	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-tools --bins
 
 ## test: everything, in debug, from a clean clone; then the two core fuzz targets, 30 s each
 test: wasm prometheus envoy

@@ -1,22 +1,20 @@
-//! Rollgate end-to-end helpers: the model-server and load-generator stand-ins' pure logic, and
-//! what a scenario needs to run real processes on loopback — spawn and kill them (reading the
-//! OS-chosen ports they print), talk HTTP to them, and run a real Prometheus that scrapes the
-//! dev proxy every second.
+//! Rollgate end-to-end helpers: what a scenario needs to run real processes on loopback —
+//! spawn and kill them (reading the OS-chosen ports they print), talk HTTP to them, and run a
+//! real Prometheus that scrapes Envoy every second.
 //!
-//! The scenarios themselves are in `tests/`; the binaries `model-server` and `loadgen` in
-//! `src/bin/` are used by them and by `scripts/demo.sh`.
+//! The scenarios themselves are in `tests/`. The model-server and load-generator stand-ins
+//! they run are the `rollgate-tools` crate's binaries (`tools/`, shared with `scripts/demo.sh`),
+//! found in `target/debug/` by [`paths::debug_binary`].
 
 pub mod controller;
-pub mod duration;
-pub mod load;
-pub mod model;
-pub mod net;
+pub mod envoy;
 pub mod paths;
 pub mod process;
 pub mod prometheus;
 pub mod scenario;
 pub mod stack;
-pub mod timeline;
+
+pub use rollgate_tools::net;
 
 use std::time::Duration;
 
@@ -69,6 +67,9 @@ pub enum E2eError {
         /// What was wrong.
         why: String,
     },
+    /// A loopback HTTP exchange failed.
+    #[error(transparent)]
+    Net(#[from] rollgate_tools::net::NetError),
     /// An artifact is missing.
     #[error("missing {what}: {fix}")]
     Missing {

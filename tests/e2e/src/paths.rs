@@ -11,8 +11,18 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
-/// A debug binary of the workspace (`rollgate`, `rollgate-harness`), built by `make build`
-/// or by `cargo test` of its package.
+/// The package whose binary `name` is, so a missing binary's message says what to build.
+fn package_of(name: &str) -> &'static str {
+    match name {
+        "model-server" | "loadgen" | "demo-tools" => "rollgate-tools",
+        "rollgate-harness" => "rollgate-harness",
+        _ => "rollgate",
+    }
+}
+
+/// A debug binary of the workspace (`rollgate`, `rollgate-harness`, and `rollgate-tools`'
+/// `model-server` and `loadgen`), built by `make build`, by `cargo test` of the workspace, or by
+/// `cargo build -p <package> --bins`.
 pub fn debug_binary(name: &str) -> Result<PathBuf, E2eError> {
     let path = workspace_root().join("target/debug").join(name);
     if path.is_file() {
@@ -20,7 +30,10 @@ pub fn debug_binary(name: &str) -> Result<PathBuf, E2eError> {
     } else {
         Err(E2eError::Missing {
             what: format!("binary {}", path.display()),
-            fix: "run `make build` (or `cargo build -p rollgate -p rollgate-harness`)".to_string(),
+            fix: format!(
+                "run `make build` (or `cargo build -p {} --bins`)",
+                package_of(name)
+            ),
         })
     }
 }

@@ -19,9 +19,9 @@ const STARTUP: Duration = Duration::from_secs(30);
 /// Paths of every program a scenario runs.
 #[derive(Debug, Clone)]
 pub struct Binaries {
-    /// `model-server` (this crate).
+    /// `model-server` (`rollgate-tools`).
     pub model_server: PathBuf,
-    /// `loadgen` (this crate).
+    /// `loadgen` (`rollgate-tools`).
     pub loadgen: PathBuf,
     /// `rollgate-harness` (the dev proxy).
     pub harness: PathBuf,
@@ -32,12 +32,11 @@ pub struct Binaries {
 }
 
 impl Binaries {
-    /// Finds the other crates' binaries and the `.wasm`; this crate's two binaries are given
-    /// (integration tests know them as `CARGO_BIN_EXE_*`).
-    pub fn locate(model_server: &str, loadgen: &str) -> Result<Self, E2eError> {
+    /// Finds the workspace's debug binaries and the release `.wasm`.
+    pub fn locate() -> Result<Self, E2eError> {
         Ok(Self {
-            model_server: PathBuf::from(model_server),
-            loadgen: PathBuf::from(loadgen),
+            model_server: debug_binary("model-server")?,
+            loadgen: debug_binary("loadgen")?,
             harness: debug_binary("rollgate-harness")?,
             rollgate: debug_binary("rollgate")?,
             wasm: filter_wasm()?,
@@ -216,14 +215,7 @@ impl DevProxy {
 
 /// The weight of `variant` in `experiment` of the active filter config in a `/config_dump`.
 pub fn variant_weight(dump: &Value, experiment: &str, variant: &str) -> Option<u64> {
-    dump["config"]["experiments"]
-        .as_array()?
-        .iter()
-        .find(|e| e["id"] == experiment)?["variants"]
-        .as_array()?
-        .iter()
-        .find(|v| v["name"] == variant)?["weight"]
-        .as_u64()
+    rollgate_tools::envoy_admin::variant_weight(&dump["config"], experiment, variant)
 }
 
 /// One change of the canary weight the filter serves, as seen by polling `/config_dump`.

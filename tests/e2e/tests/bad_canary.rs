@@ -14,10 +14,7 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
     let Some(prometheus) = prometheus_or_skip("bad_canary") else {
         return Ok(());
     };
-    let bins = Binaries::locate(
-        env!("CARGO_BIN_EXE_model-server"),
-        env!("CARGO_BIN_EXE_loadgen"),
-    )?;
+    let bins = Binaries::locate()?;
     let canary = ModelBehaviour {
         error_rate: 0.05,
         ..ModelBehaviour::healthy("v2")

@@ -12,10 +12,7 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
     let Some(prometheus) = prometheus_or_skip("controller_restart") else {
         return Ok(());
     };
-    let bins = Binaries::locate(
-        env!("CARGO_BIN_EXE_model-server"),
-        env!("CARGO_BIN_EXE_loadgen"),
-    )?;
+    let bins = Binaries::locate()?;
     let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let spec = scenario.write_spec(
         &[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")],

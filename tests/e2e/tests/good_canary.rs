@@ -11,10 +11,7 @@ fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
     let Some(prometheus) = prometheus_or_skip("good_canary") else {
         return Ok(());
     };
-    let bins = Binaries::locate(
-        env!("CARGO_BIN_EXE_model-server"),
-        env!("CARGO_BIN_EXE_loadgen"),
-    )?;
+    let bins = Binaries::locate()?;
     let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let mut compare = GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s");
     compare.compare = true;

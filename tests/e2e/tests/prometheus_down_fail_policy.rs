@@ -12,10 +12,7 @@ fn prometheus_down_with_fail_policy_rolls_back() -> Result<(), E2eError> {
     let Some(prometheus) = prometheus_or_skip("prometheus_down_fail_policy") else {
         return Ok(());
     };
-    let bins = Binaries::locate(
-        env!("CARGO_BIN_EXE_model-server"),
-        env!("CARGO_BIN_EXE_loadgen"),
-    )?;
+    let bins = Binaries::locate()?;
     let mut scenario =
         CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
     let mut gate = GateSpec::template("error-rate", "error_rate", "< 0.02", "3s");

@@ -11,10 +11,7 @@ fn slow_canary_is_rolled_back_by_the_latency_gate() -> Result<(), E2eError> {
     let Some(prometheus) = prometheus_or_skip("slow_canary") else {
         return Ok(());
     };
-    let bins = Binaries::locate(
-        env!("CARGO_BIN_EXE_model-server"),
-        env!("CARGO_BIN_EXE_loadgen"),
-    )?;
+    let bins = Binaries::locate()?;
     let canary = ModelBehaviour {
         latency_ms: 300,
         ..ModelBehaviour::healthy("v2")

@@ -1,20 +1,29 @@
 //! The stand-ins themselves: model-server answers, error schedule and admin endpoint; loadgen's
 //! bounded run and summary.
 
-use rollgate_e2e::load::LoadSummary;
-use rollgate_e2e::model::predict;
 use rollgate_e2e::net::{http_get, http_post};
+use rollgate_e2e::paths::debug_binary;
 use rollgate_e2e::process::Spawned;
 use rollgate_e2e::stack::{ModelBehaviour, ModelServer};
 use rollgate_e2e::E2eError;
+use rollgate_tools::load::LoadSummary;
+use rollgate_tools::model::predict;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-const MODEL_SERVER: &str = env!("CARGO_BIN_EXE_model-server");
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
+/// `rollgate-tools`' `model-server`.
+fn model_server() -> Result<PathBuf, E2eError> {
+    debug_binary("model-server")
+}
+
+/// `rollgate-tools`' `loadgen`.
+fn loadgen() -> Result<PathBuf, E2eError> {
+    debug_binary("loadgen")
+}
 
 fn run_loadgen(target: std::net::SocketAddr, requests: u64) -> Result<LoadSummary, E2eError> {
-    let mut command = Command::new(LOADGEN);
+    let mut command = Command::new(loadgen()?);
     command
         .arg("--target")
         .arg(target.to_string())
@@ -33,7 +42,7 @@ fn run_loadgen(target: std::net::SocketAddr, requests: u64) -> Result<LoadSummar
 #[test]
 fn model_server_fails_exactly_its_error_rate_and_loadgen_counts_it() -> Result<(), E2eError> {
     let server = ModelServer::start(
-        MODEL_SERVER.as_ref(),
+        &model_server()?,
         &ModelBehaviour {
             error_rate: 0.1,
             ..ModelBehaviour::healthy("v1")
@@ -70,7 +79,7 @@ fn model_server_fails_exactly_its_error_rate_and_loadgen_counts_it() -> Result<(
 #[test]
 fn model_server_predictions_are_the_pure_function() -> Result<(), E2eError> {
     let v3 = ModelServer::start(
-        MODEL_SERVER.as_ref(),
+        &model_server()?,
         &ModelBehaviour {
             agree_rate: 0.97,
             ..ModelBehaviour::healthy("v3")
@@ -91,14 +100,14 @@ fn model_server_predictions_are_the_pure_function() -> Result<(), E2eError> {
 #[test]
 fn stand_ins_refuse_non_loopback_addresses() -> Result<(), E2eError> {
     let mut server = Spawned::spawn("model-server", {
-        let mut c = Command::new(MODEL_SERVER);
+        let mut c = Command::new(model_server()?);
         c.args(["--listen", "0.0.0.0:0"]);
         c
     })?;
     assert!(!server.wait_exit(Duration::from_secs(10))?.success());
     assert!(server.stderr_tail(200).contains("not a loopback address"));
     let mut loadgen = Spawned::spawn("loadgen", {
-        let mut c = Command::new(LOADGEN);
+        let mut c = Command::new(loadgen()?);
         c.args(["--target", "10.0.0.1:80", "--duration", "1s"]);
         c
     })?;

@@ -3,7 +3,7 @@
 //! - `watch`: follows a running `rollgate run --output json` (its lines in a file), prints a live
 //!   table every second (step, weight bar, error rate and p99 per variant, shadow agreement, last
 //!   event) from Prometheus, optionally breaks the canary once its weight reaches a threshold,
-//!   and measures the time from that breach to weight 0 in the dev proxy's filter.
+//!   and measures the time from that breach to weight 0 in the filter Envoy serves.
 //! - `timeline`: builds the report's `timeline.json` from the controllers' lines and Prometheus
 //!   range queries.
 

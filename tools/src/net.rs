@@ -1,21 +1,41 @@
 //! Loopback networking helpers: free ports and a tiny blocking HTTP/1.0 client (HTTP/1.0 so
 //! servers answer without chunked encoding and close the connection, which keeps it simple).
 
-use crate::E2eError;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+/// What can go wrong talking to a loopback server.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// A socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// The server answered something that is not HTTP.
+    #[error("{what}: {why}")]
+    Protocol {
+        /// The request.
+        what: String,
+        /// What was wrong.
+        why: String,
+    },
+}
+
 /// A loopback port that was free a moment ago: bind `127.0.0.1:0`, read the port, release it.
 /// For programs that cannot report the port they bound themselves.
-pub fn free_port() -> Result<u16, E2eError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| E2eError::Io {
+pub fn free_port() -> Result<u16, NetError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| NetError::Io {
         what: "binding 127.0.0.1:0 to find a free port".to_string(),
         source,
     })?;
     let port = listener
         .local_addr()
-        .map_err(|source| E2eError::Io {
+        .map_err(|source| NetError::Io {
             what: "reading the local address of a bound socket".to_string(),
             source,
         })?
@@ -52,9 +72,9 @@ pub fn http(
     path_and_query: &str,
     body: Option<&str>,
     timeout: Duration,
-) -> Result<HttpReply, E2eError> {
+) -> Result<HttpReply, NetError> {
     let what = format!("{method} http://{addr}{path_and_query}");
-    let io = |source| E2eError::Io {
+    let io = |source| NetError::Io {
         what: what.clone(),
         source,
     };
@@ -75,7 +95,7 @@ pub fn http(
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| E2eError::Protocol {
+        .ok_or_else(|| NetError::Protocol {
             what,
             why: format!("no HTTP status line in {:?}", head.lines().next()),
         })?;
@@ -86,12 +106,12 @@ pub fn http(
 }
 
 /// `GET` with a 5 s timeout.
-pub fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<HttpReply, E2eError> {
+pub fn http_get(addr: SocketAddr, path_and_query: &str) -> Result<HttpReply, NetError> {
     http(addr, "GET", path_and_query, None, Duration::from_secs(5))
 }
 
 /// `POST` of a JSON body with a 5 s timeout.
-pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> Result<HttpReply, E2eError> {
+pub fn http_post(addr: SocketAddr, path: &str, json: &str) -> Result<HttpReply, NetError> {
     http(addr, "POST", path, Some(json), Duration::from_secs(5))
 }
 
@@ -108,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn free_ports_are_bindable() -> Result<(), E2eError> {
+    fn free_ports_are_bindable() -> Result<(), NetError> {
         let port = free_port()?;
         assert!(port > 0);
         assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());

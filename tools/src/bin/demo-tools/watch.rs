@@ -1,9 +1,9 @@
 //! `demo-tools watch`: the live view of one rollout.
 
 use anyhow::Context;
-use rollgate_e2e::net::{http_get, http_post, url_encode};
-use rollgate_e2e::stack::variant_weight;
-use rollgate_e2e::timeline::describe_reason;
+use rollgate_tools::envoy_admin::{served_weight, ECDS_DUMP_PATH};
+use rollgate_tools::net::{http_get, http_post, url_encode};
+use rollgate_tools::timeline::describe_reason;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,9 +18,12 @@ pub struct WatchArgs {
     /// Prometheus address (`127.0.0.1:PORT`).
     #[arg(long)]
     prometheus: SocketAddr,
-    /// Dev proxy admin address (for `/config_dump`).
+    /// Envoy's admin address (its `/config_dump` says which weight the filter serves).
     #[arg(long)]
-    proxy_admin: SocketAddr,
+    envoy_admin: SocketAddr,
+    /// Name of the filter's ECDS extension config in Envoy.
+    #[arg(long, default_value = "rollgate")]
+    filter_name: String,
     /// Experiment id.
     #[arg(long, default_value = "fraud-v2")]
     experiment: String,
@@ -163,14 +166,20 @@ impl Followed {
     }
 }
 
-/// Polls `/config_dump` until the canary weight is 0; the Unix time it was seen.
-fn wait_canary_zero(admin: SocketAddr, experiment: &str, timeout: Duration) -> Option<u64> {
+/// Polls Envoy's ECDS `/config_dump` until the filter `name` serves the canary at weight 0;
+/// the Unix time it was seen.
+fn wait_canary_zero(
+    admin: SocketAddr,
+    name: &str,
+    experiment: &str,
+    timeout: Duration,
+) -> Option<u64> {
     let deadline = Instant::now() + timeout;
     loop {
-        let weight = http_get(admin, "/config_dump")
+        let weight = http_get(admin, ECDS_DUMP_PATH)
             .ok()
             .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
-            .and_then(|d| variant_weight(&d, experiment, "canary"));
+            .and_then(|d| served_weight(&d, name, experiment, "canary"));
         if weight == Some(0) {
             return Some(unix_ms());
         }
@@ -214,7 +223,8 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
             }
         }
         if injected_at_ms.is_some() && rollback_seen_at_ms.is_none() {
-            rollback_seen_at_ms = wait_canary_zero(args.proxy_admin, exp, Duration::ZERO);
+            rollback_seen_at_ms =
+                wait_canary_zero(args.envoy_admin, &args.filter_name, exp, Duration::ZERO);
         }
         if Instant::now() >= next_row || followed.result.is_some() {
             next_row += Duration::from_secs(1);
@@ -253,10 +263,14 @@ pub fn run(args: WatchArgs) -> anyhow::Result<()> {
         }
         if let Some(result) = &followed.result {
             if injected_at_ms.is_some() && rollback_seen_at_ms.is_none() {
-                // The rollback push is confirmed before the dev proxy's next file poll: wait
+                // The controller confirms the rollback once the file is renamed, before Envoy applies it: wait
                 // (bounded) until the filter serves it.
-                rollback_seen_at_ms =
-                    wait_canary_zero(args.proxy_admin, exp, Duration::from_secs(5));
+                rollback_seen_at_ms = wait_canary_zero(
+                    args.envoy_admin,
+                    &args.filter_name,
+                    exp,
+                    Duration::from_secs(5),
+                );
             }
             let breach_to_rollback_s = match (injected_at_ms, rollback_seen_at_ms) {
                 (Some(b), Some(r)) => Some(r.saturating_sub(b) as f64 / 1000.0),

@@ -1,9 +1,9 @@
 //! `demo-tools timeline`: `timeline.json` for `rollgate report`.
 
 use anyhow::Context;
-use rollgate_e2e::net::{http_get, url_encode};
-use rollgate_e2e::timeline::{shadow_samples, variant_samples, weights_and_decisions};
 use rollgate_report::{AbSummary, GateMetric, GateThreshold, Timeline};
+use rollgate_tools::net::{http_get, url_encode};
+use rollgate_tools::timeline::{shadow_samples, variant_samples, weights_and_decisions};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! `model-server`: a loopback stand-in for an ML model service.
 //!
 //! `POST /predict` (any path but `/admin/*`) answers `{"model", "prediction", "score"}` where the
-//! prediction is a pure function of the body (see `rollgate_e2e::model`), fails with 503 for an
+//! prediction is a pure function of the body (see `rollgate_tools::model`), fails with 503 for an
 //! evenly spread fraction of requests (`--error-rate`), and waits `--latency-ms` first.
 //! It echoes the `x-rollgate-variant` request header back so a load generator can count
 //! responses per variant. Control endpoints change behaviour at run time:
@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rollgate_e2e::model::{fraction_to_ppm, is_error, predict};
+use rollgate_tools::model::{fraction_to_ppm, is_error, predict};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
