@@ -3,10 +3,11 @@
 #
 #   model servers: stable v1, canary v2 (starts failing 8 % once it gets 10 % of traffic),
 #                  shadow v3 (agrees with v1 on 97 % of predictions)
-#   dev proxy:     rollgate-harness serve with the real rollgate_filter.wasm, config from the
-#                  ECDS file the controller writes
+#   proxy:         real Envoy (target/envoy/1.40.0, or $ENVOY) on manifests/envoy/envoy.yaml with
+#                  only ports and paths substituted; the real rollgate_filter.wasm is its ECDS
+#                  filter, read from the watched file the controller's ecds_file sink replaces
 #   load:          loadgen, 10,000 distinct users
-#   metrics:       a real Prometheus scraping the dev proxy's /stats/prometheus every second
+#   metrics:       a real Prometheus scraping Envoy's admin /stats/prometheus every second
 #   controller:    rollgate run (six compressed steps, default-style gates) → rollback;
 #                  then v2 fixed → promoted to 100 %; A/B summary with rollgate analyze;
 #                  report at target/demo/report.html.
@@ -18,7 +19,8 @@ cd "$ROOT"
 OUT="$ROOT/target/demo"
 BIN="$ROOT/target/debug"
 WASM="$ROOT/target/wasm32-wasip1/release/rollgate_filter.wasm"
-RPS="${DEMO_RPS:-250}"
+ENVOY="${ENVOY:-$ROOT/target/envoy/1.40.0/bin/envoy}"
+RPS="${DEMO_RPS:-400}"
 USERS=10000
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rollgate-demo.XXXXXX")"
@@ -59,13 +61,15 @@ free_port() {
 }
 
 # ---------------------------------------------------------------------------------------------
-say "Building (rollgate, rollgate-harness, demo helpers)"
+say "Building (rollgate, the demo tools)"
 [ -f "$WASM" ] || make -s wasm
 # DEMO_SKIP_BUILD=1 reuses the binaries already in target/debug.
-[ "${DEMO_SKIP_BUILD:-0}" = 1 ] || cargo build -q -p rollgate -p rollgate-harness -p rollgate-e2e --bins
-for b in rollgate rollgate-harness model-server loadgen demo-tools; do
+[ "${DEMO_SKIP_BUILD:-0}" = 1 ] || cargo build -q -p rollgate -p rollgate-tools --bins
+for b in rollgate model-server loadgen demo-tools; do
   [ -x "$BIN/$b" ] || die "missing $BIN/$b"
 done
+[ -x "$ENVOY" ] || die "no Envoy at $ENVOY: run \`make envoy\` (or set ENVOY=/path/to/envoy)"
+ENVOY_VERSION="$("$ENVOY" --version | grep -o '/[0-9][0-9.]*/' | head -n1 | tr -d /)"
 
 PROMETHEUS="$(command -v prometheus || true)"
 if [ -z "$PROMETHEUS" ]; then
@@ -96,56 +100,85 @@ V2="$(wait_addr "$WORK/v2.out" "listening on")"
 V3="$(wait_addr "$WORK/v3.out" "listening on")"
 echo "stable v1 on $V1, canary v2 on $V2, shadow v3 on $V3"
 
-STABLE_CLUSTER="outbound|80|stable|fraud-detector.ml.svc.cluster.local"
-CANARY_CLUSTER="outbound|80|canary|fraud-detector.ml.svc.cluster.local"
-SHADOW_CLUSTER="outbound|80|shadow|fraud-detector.ml.svc.cluster.local"
-cat >"$WORK/filter-config.json" <<EOF
-{
-  "version": 1,
-  "unit": { "header": "x-user-id", "missing_unit": "stable" },
-  "route_header": "x-rollgate-cluster",
-  "variant_header": "x-rollgate-variant",
-  "experiments": [{
-    "id": "fraud-v2",
-    "kind": "canary",
-    "salt": "fraud-v2",
-    "match": { "path_prefix": "/predict" },
-    "variants": [
-      { "name": "stable", "cluster": "$STABLE_CLUSTER", "weight": 10000 },
-      { "name": "canary", "cluster": "$CANARY_CLUSTER", "weight": 0 }
-    ],
-    "shadow": { "cluster": "$SHADOW_CLUSTER", "authority": "fraud-detector-shadow",
-                "sample": 2000, "timeout_ms": 1000, "max_body_bytes": 65536,
-                "compare": { "json_pointer": "/prediction", "tolerance": 0.0 } }
-  }]
-}
-EOF
-cat >"$WORK/clusters.yaml" <<EOF
-default_cluster: "$STABLE_CLUSTER"
-clusters:
-  - { name: "$STABLE_CLUSTER", endpoints: ["$V1"] }
-  - { name: "$CANARY_CLUSTER", endpoints: ["$V2"] }
-  - { name: "$SHADOW_CLUSTER", endpoints: ["$V3"] }
-EOF
-# The dev proxy starts on the plain config; the controller then replaces the file with ECDS.
-cp "$WORK/filter-config.json" "$WORK/ecds.yaml"
+# The filter config is manifests/envoy/filter-config.json (clusters of envoy.yaml, authority
+# fraud-detector) with the shadow sampling 20 % of users instead of 10 %.
+jq '.experiments[0].shadow.sample = 2000' manifests/envoy/filter-config.json >"$WORK/filter-config.json"
 
-say "Starting the dev proxy with the real filter ($(stat -c %s "$WASM") bytes of .wasm)"
-RUST_LOG=warn "$BIN/rollgate-harness" serve --wasm "$WASM" --config "$WORK/ecds.yaml" \
-  --clusters "$WORK/clusters.yaml" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --workers 2 \
-  --reload-interval-ms 50 >"$WORK/proxy.out" 2>"$WORK/proxy.out.err" &
+# Envoy's bootstrap: manifests/envoy/envoy.yaml as shipped, with only its ports (admin, listener,
+# the three upstreams), its listen address (loopback) and the ECDS directory substituted.
+ADMIN_PORT="$(free_port)"
+LISTEN_PORT="$(free_port)"
+mkdir -p "$WORK/run"
+sed -e "s#/var/run/rollgate#$WORK/run#g" \
+    -e "s#port_value: 9901#port_value: $ADMIN_PORT#" \
+    -e "s#port_value: 10000#port_value: $LISTEN_PORT#" \
+    -e "s#address: 0.0.0.0#address: 127.0.0.1#" \
+    -e "s#port_value: 8081#port_value: ${V1##*:}#" \
+    -e "s#port_value: 8082#port_value: ${V2##*:}#" \
+    -e "s#port_value: 8083#port_value: ${V3##*:}#" \
+    manifests/envoy/envoy.yaml >"$WORK/envoy.yaml"
+ADMIN="127.0.0.1:$ADMIN_PORT"
+PROXY="127.0.0.1:$LISTEN_PORT"
+PROM="127.0.0.1:$(free_port)"
+served_canary_weight() { # the canary weight the filter serves, from Envoy's ECDS config dump
+  curl -fs "http://$ADMIN/config_dump?resource=ecds_filters" \
+    | jq -r '.configs[] | select(.ecds_filter.name == "rollgate") | .ecds_filter.typed_config.config.configuration.value
+             | fromjson | .experiments[0].variants[] | select(.name == "canary") | .weight'
+}
+
+# write_rollout NAME STATE_FILE: a Rollout spec with seed 001's six stages compressed to seconds.
+write_rollout() {
+  cat >"$WORK/$1.yaml" <<EOF
+apiVersion: rollgate.dev/v1
+kind: Rollout
+metadata: { name: $1, namespace: ml }
+spec:
+  experiment: fraud-v2
+  stable: stable
+  canary: canary
+  base_config: $WORK/filter-config.json
+  sink:                       # the file envoy.yaml's ECDS filter watches
+    ecds_file: { path: $WORK/run/ecds.yaml, name: rollgate, wasm_filename: $WASM }
+  prometheus: { url: "http://$PROM", timeout: 2s, scrape_interval: 1s }
+  state_file: $WORK/$2
+  steps:                      # seed 001's stages, minutes and hours compressed to seconds
+    - { weight: 1, pause: 4s }
+    - { weight: 5, pause: 4s }
+    - { weight: 10, pause: 8s }
+    - { weight: 25, pause: 4s }
+    - { weight: 50, pause: 4s }
+    - { weight: 100 }
+  gates:
+    - { name: error-rate, template: error_rate, condition: "< 0.01", interval: 4s, failure_limit: 2, no_data: inconclusive, min_samples: 8 }
+    - { name: p99, template: p99_latency_ms, condition: "< 250", interval: 4s, min_samples: 8 }
+    - { name: vs-stable, compare: error_rate, condition: "< 0.05", interval: 4s, min_samples: 8 }
+EOF
+}
+
+say "Starting Envoy $ENVOY_VERSION with the real filter ($(stat -c %s "$WASM") bytes of .wasm) as its ECDS filter"
+# The first ECDS file is what the controller would write at the start: `rollgate render`.
+write_rollout fraud-detector-v2 state-1.json
+"$BIN/rollgate" render "$WORK/fraud-detector-v2.yaml" >"$WORK/run/ecds.yaml.tmp"
+mv "$WORK/run/ecds.yaml.tmp" "$WORK/run/ecds.yaml"
+# A base id of its own, so a demo runs beside the tests' Envoys (shared memory is per base id).
+# Envoy publishes histograms at each stats flush (default every 5 s); the demo's steps last
+# seconds, so --config-yaml overlays a 1 s flush on the bootstrap for the p99 gate.
+"$ENVOY" -c "$WORK/envoy.yaml" --config-yaml 'stats_flush_interval: 1s' --base-id "$(( ($$ % 60000) + 3000 ))" --concurrency 2 -l warn \
+  --log-path "$WORK/envoy.log" >"$WORK/envoy.out" 2>&1 &
 PIDS+=($!)
-PROXY="$(wait_addr "$WORK/proxy.out" "listening on")"
-ADMIN="$(wait_addr "$WORK/proxy.out" "admin on")"
-echo "dev proxy on $PROXY, admin (stats, config_dump) on $ADMIN"
+for i in $(seq 1 300); do
+  [ "$(curl -fs "http://$ADMIN/ready" 2>/dev/null)" = LIVE ] && break
+  [ "$i" = 300 ] && die "Envoy not ready after 30 s: $(tail -n 5 "$WORK/envoy.log" "$WORK/envoy.out")"
+  sleep 0.1
+done
+[ "$(served_canary_weight)" = 0 ] || die "Envoy does not serve the filter config: $(tail -n 5 "$WORK/envoy.log")"
+echo "Envoy $ENVOY_VERSION: listener $PROXY, admin (stats, config_dump) $ADMIN, ECDS file $WORK/run/ecds.yaml"
 
 say "Starting Prometheus $PROM_VERSION (scrape every 1 s)"
-PROM_PORT="$(free_port)"
-PROM="127.0.0.1:$PROM_PORT"
 cat >"$WORK/prometheus.yml" <<EOF
 global: { scrape_interval: 1s, evaluation_interval: 1s }
 scrape_configs:
-  - job_name: rollgate-dev-proxy
+  - job_name: envoy
     scrape_interval: 1s
     scrape_timeout: 900ms
     metrics_path: /stats/prometheus
@@ -160,52 +193,23 @@ for i in $(seq 1 300); do
   [ "$i" = 300 ] && die "Prometheus not ready after 30 s: $(tail -n 5 "$WORK/prom.out.err")"
   sleep 0.1
 done
-METRIC_SOURCE="Prometheus $PROM_VERSION at $PROM, scraping the dev proxy's /stats/prometheus every 1 s"
+METRIC_SOURCE="Prometheus $PROM_VERSION at $PROM, scraping Envoy $ENVOY_VERSION's admin /stats/prometheus every 1 s"
 echo "metric source: $METRIC_SOURCE"
 
 say "Starting load: $USERS users, $RPS requests/s"
 START_MS="$(now_ms)"
 "$BIN/loadgen" --target "$PROXY" --users "$USERS" --rps "$RPS" --duration 10m --seed 42 \
-  --header x-user-id --quiet --summary-file "$WORK/load.json" >"$WORK/load.out" 2>"$WORK/load.out.err" &
+  --header x-user-id --host fraud-detector --quiet --summary-file "$WORK/load.json" >"$WORK/load.out" 2>"$WORK/load.out.err" &
 LOADGEN_PID=$!
 PIDS+=($LOADGEN_PID)
 for i in $(seq 1 200); do
   v="$(curl -fs "http://$PROM/api/v1/query" --data-urlencode \
       'query=sum(rollgate_requests_total{experiment="fraud-v2"})' | jq -r '.data.result[0].value[1] // "0"')"
   [ "${v%.*}" -gt 0 ] 2>/dev/null && break
-  [ "$i" = 200 ] && die "no traffic in Prometheus after 20 s: $(tail -n 5 "$WORK/proxy.out.err")"
+  [ "$i" = 200 ] && die "no traffic in Prometheus after 20 s: $(tail -n 5 "$WORK/envoy.log")"
   sleep 0.1
 done
 echo "traffic is flowing and scraped"
-
-# write_rollout NAME STATE_FILE: a Rollout spec with seed 001's six stages compressed to seconds.
-write_rollout() {
-  cat >"$WORK/$1.yaml" <<EOF
-apiVersion: rollgate.dev/v1
-kind: Rollout
-metadata: { name: $1, namespace: ml }
-spec:
-  experiment: fraud-v2
-  stable: stable
-  canary: canary
-  base_config: $WORK/filter-config.json
-  sink:
-    ecds_file: { path: $WORK/ecds.yaml, name: rollgate }
-  prometheus: { url: "http://$PROM", timeout: 2s }
-  state_file: $WORK/$2
-  steps:                      # seed 001's stages, minutes and hours compressed to seconds
-    - { weight: 1, pause: 4s }
-    - { weight: 5, pause: 4s }
-    - { weight: 10, pause: 8s }
-    - { weight: 25, pause: 4s }
-    - { weight: 50, pause: 4s }
-    - { weight: 100 }
-  gates:
-    - { name: error-rate, template: error_rate, condition: "< 0.01", interval: 4s, failure_limit: 2, no_data: inconclusive }
-    - { name: p99, template: p99_latency_ms, condition: "< 250", interval: 4s }
-    - { name: vs-stable, compare: error_rate, condition: "< 0.05", interval: 4s }
-EOF
-}
 
 # run_rollout NAME [watch args...]: runs the controller with the live table; sets RC.
 run_rollout() {
@@ -213,7 +217,7 @@ run_rollout() {
   "$BIN/rollgate" run "$WORK/$name.yaml" --output json --tick 100ms >"$WORK/$name.jsonl" 2>"$WORK/$name.err" &
   local ctl=$!
   PIDS+=($ctl)
-  "$BIN/demo-tools" watch --events "$WORK/$name.jsonl" --prometheus "$PROM" --proxy-admin "$ADMIN" \
+  "$BIN/demo-tools" watch --events "$WORK/$name.jsonl" --prometheus "$PROM" --envoy-admin "$ADMIN" \
     --steps 6 --out "$WORK/$name.watch.json" "$@" || { tail -n 20 "$WORK/$name.err"; die "watch failed"; }
   RC=0
   wait "$ctl" || RC=$?
@@ -221,7 +225,6 @@ run_rollout() {
 
 # ---------------------------------------------------------------------------------------------
 say "Rollout 1: canary v2 (it starts failing 8 % of its requests once it serves 10 %)"
-write_rollout fraud-detector-v2 state-1.json
 run_rollout fraud-detector-v2 --inject-at-bp 1000 --inject-admin "$V2" --inject-error-rate 0.08
 [ "$RC" = 3 ] || die "rollout 1 ended with exit code $RC, expected 3 (rolled back): $(tail -n 5 "$WORK/fraud-detector-v2.err")"
 ROLLBACK_S="$(jq -r '.breach_to_rollback_s // "n/a"' "$WORK/fraud-detector-v2.watch.json")"
@@ -233,7 +236,7 @@ curl -fs -X POST "http://$V2/admin/error-rate" -d 0 >/dev/null
 write_rollout fraud-detector-v2-fixed state-2.json
 run_rollout fraud-detector-v2-fixed
 [ "$RC" = 0 ] || die "rollout 2 ended with exit code $RC, expected 0 (promoted): $(tail -n 5 "$WORK/fraud-detector-v2-fixed.err")"
-FINAL_WEIGHT="$(curl -fs "http://$ADMIN/config_dump" | jq '.config.experiments[0].variants[] | select(.name=="canary") | .weight')"
+FINAL_WEIGHT="$(served_canary_weight)"
 echo "promoted: canary weight in the filter is $FINAL_WEIGHT / 10000"
 
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +284,7 @@ SHADOW_EVICTED="$(shadow_count evicted rollgate_shadow_requests_total)"
 
 say "Summary"
 cat <<EOF
+proxy:                    Envoy $ENVOY_VERSION ($ENVOY), the filter as its ECDS filter, pushed by the ecds_file sink
 metric source:            $METRIC_SOURCE
 rollout 1 (v2, 8 % errors at 10 %):  rolled back — $ROLLBACK_REASON
 time from breach to rollback (canary weight 0 in the filter): ${ROLLBACK_S} s

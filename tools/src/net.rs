@@ -1,5 +1,6 @@
-//! Loopback networking helpers: free ports and a tiny blocking HTTP/1.0 client (HTTP/1.0 so
-//! servers answer without chunked encoding and close the connection, which keeps it simple).
+//! Loopback networking helpers: free ports and a tiny blocking HTTP/1.1 client (one request per
+//! connection, `Connection: close`; chunked answers are decoded). HTTP/1.1 because Envoy's
+//! admin interface refuses HTTP/1.0 (426 Upgrade Required).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -83,7 +84,7 @@ pub fn http(
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path_and_query} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).map_err(io)?;
@@ -96,13 +97,39 @@ pub fn http(
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| NetError::Protocol {
-            what,
+            what: what.clone(),
             why: format!("no HTTP status line in {:?}", head.lines().next()),
         })?;
-    Ok(HttpReply {
-        status,
-        body: body.to_string(),
-    })
+    let chunked = head.lines().any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding")
+                && value.trim().eq_ignore_ascii_case("chunked")
+        })
+    });
+    let body = if chunked {
+        dechunk(body).ok_or_else(|| NetError::Protocol {
+            what: what.clone(),
+            why: "malformed chunked body".to_string(),
+        })?
+    } else {
+        body.to_string()
+    };
+    Ok(HttpReply { status, body })
+}
+
+/// Decodes a chunked HTTP/1.1 body (`<hex size>\r\n<data>\r\n` ... `0\r\n\r\n`).
+fn dechunk(mut rest: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, after) = rest.split_once("\r\n")?;
+        let size_text = size_line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(after.get(..size)?);
+        rest = after.get(size..)?.strip_prefix("\r\n")?;
+    }
 }
 
 /// `GET` with a 5 s timeout.
@@ -125,6 +152,16 @@ mod tests {
             url_encode("sum(rate(x{a=\"b\"}[5s]))"),
             "sum%28rate%28x%7Ba%3D%22b%22%7D%5B5s%5D%29%29"
         );
+    }
+
+    #[test]
+    fn decodes_chunked_bodies() {
+        assert_eq!(
+            dechunk("4\r\nWiki\r\n6;x=y\r\npedia \r\n0\r\n\r\n").as_deref(),
+            Some("Wikipedia ")
+        );
+        assert_eq!(dechunk("zz\r\n"), None);
+        assert_eq!(dechunk("9\r\nshort\r\n"), None);
     }
 
     #[test]
