@@ -4,6 +4,7 @@
 
 mod condition;
 mod evaluate;
+pub mod sequential;
 mod srm;
 mod template;
 
