@@ -16,7 +16,7 @@
 use criterion::{BatchSize, Criterion};
 use rollgate_benches::fixtures::{realistic_config, request_headers, ROUTE_HEADER};
 use rollgate_benches::wasm::start_filter_vm;
-use rollgate_filter::{FilterConfig, HeaderList, RoutingTable};
+use rollgate_core::{FilterConfig, HeaderList, RoutingTable};
 use rollgate_harness::{HeaderMap, Vm};
 use std::hint::black_box;
 use std::time::Instant;

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollgate_benches::fixtures::{realistic_config, REFUSED_CONFIGS, ROUTE_HEADER};
 use rollgate_benches::wasm::start_filter_vm;
-use rollgate_filter::{HeaderList, RoutingTable};
+use rollgate_core::{HeaderList, RoutingTable};
 use rollgate_harness::{HeaderMap, HttpCallResponse, Vm};
 use std::process::ExitCode;
 use std::time::Instant;

@@ -6,7 +6,7 @@
 mod manifests_common;
 
 use manifests_common::*;
-use rollgate_filter::metrics::{self, stat_name};
+use rollgate_core::metrics::{self, stat_name};
 use serde_yaml::Value;
 use std::path::Path;
 

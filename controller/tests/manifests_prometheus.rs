@@ -3,14 +3,14 @@
 //! the rules' unit tests (`rules_test.yml`). When `promtool` is missing those checks say so
 //! loudly and skip (`make test` installs it).
 
-use rollgate_filter::metrics;
+use rollgate_core::metrics;
 use rollgate_rollout::gates::BuiltinTemplate;
 use serde_yaml::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The filter's metrics as PromQL reads them (METRICS.md, `rollgate_filter::metrics`).
+/// The filter's metrics as PromQL reads them (METRICS.md, `rollgate_core::metrics`).
 const FILTER_COUNTERS: [&str; 8] = [
     metrics::REQUESTS_TOTAL,
     metrics::EXPOSURES_TOTAL,

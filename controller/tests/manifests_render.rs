@@ -10,9 +10,9 @@
 mod manifests_common;
 
 use manifests_common::*;
-use rollgate_filter::config::FilterConfig;
-use rollgate_filter::ecds::parse_plugin_config_file;
-use rollgate_filter::metrics;
+use rollgate_core::config::FilterConfig;
+use rollgate_core::ecds::parse_plugin_config_file;
+use rollgate_core::metrics;
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -12,13 +12,13 @@ fn render_matches_the_ecds_file_before_and_after_a_run() {
     let before = run_to_end(&["render", spec]);
     assert_eq!(before.status.code(), Some(0), "{}", describe(&before));
     let text = String::from_utf8(before.stdout).expect("utf-8");
-    let file = rollgate_filter::ecds::parse_plugin_config_file(&text)
+    let file = rollgate_core::ecds::parse_plugin_config_file(&text)
         .expect("an ECDS file and nothing else");
     assert_eq!(file.version_info.as_deref(), Some("0"));
-    let config = rollgate_filter::config::FilterConfig::from_json(file.config_json.as_bytes())
+    let config = rollgate_core::config::FilterConfig::from_json(file.config_json.as_bytes())
         .expect("valid");
     let base =
-        rollgate_filter::config::FilterConfig::from_json(BASE_CONFIG.as_bytes()).expect("valid");
+        rollgate_core::config::FilterConfig::from_json(BASE_CONFIG.as_bytes()).expect("valid");
     assert_eq!(
         config, base,
         "before the first push the base config is what the sink would hold"

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollgate_filter::{FilterConfig, HeaderList, RoutingTable};
+use rollgate_core::{FilterConfig, HeaderList, RoutingTable};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(config) = FilterConfig::from_json(data) else {

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollgate_filter::config::UnitKind;
-use rollgate_filter::{HeaderList, RequestView, RoutingTable};
+use rollgate_core::config::UnitKind;
+use rollgate_core::{HeaderList, RequestView, RoutingTable};
 use rollgate_fuzz::{FuzzRequest, FIXED_CONFIG};
 use rollgate_harness::{HeaderMap, HttpCallResponse, LogLevel, Plugin, Vm, VmOptions, WasmModule};
 use std::sync::{Mutex, OnceLock};

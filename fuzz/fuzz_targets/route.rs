@@ -6,12 +6,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollgate_filter::bucket::bucket;
-use rollgate_filter::config::UnitKind;
-use rollgate_filter::routing::{authority_host, cookie_value, CompiledExperiment};
-use rollgate_filter::shadow::body::{BodyCopy, CopyState, MemoryBudget};
-use rollgate_filter::shadow::compare::{compare, extract, Comparison, JsonScalar};
-use rollgate_filter::{DecisionReason, HeaderList, RequestView, RoutingTable};
+use rollgate_core::bucket::bucket;
+use rollgate_core::config::UnitKind;
+use rollgate_core::routing::{authority_host, cookie_value, CompiledExperiment};
+use rollgate_core::shadow::body::{BodyCopy, CopyState, MemoryBudget};
+use rollgate_core::shadow::compare::{compare, extract, Comparison, JsonScalar};
+use rollgate_core::{DecisionReason, HeaderList, RequestView, RoutingTable};
 use rollgate_fuzz::{FuzzRequest, FIXED_CONFIG};
 use std::sync::OnceLock;
 

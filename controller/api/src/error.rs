@@ -166,9 +166,9 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
-impl From<rollgate_filter::config::ConfigError> for ApiError {
-    fn from(err: rollgate_filter::config::ConfigError) -> Self {
-        use rollgate_filter::config::ConfigError;
+impl From<rollgate_core::config::ConfigError> for ApiError {
+    fn from(err: rollgate_core::config::ConfigError) -> Self {
+        use rollgate_core::config::ConfigError;
         match err {
             ConfigError::Syntax { path, message } => ApiError::ConfigRefused {
                 field: path,

@@ -2,7 +2,7 @@
 //! shadows; seed 002's model registry) as a multi-tenant axum service over SQLite.
 //!
 //! It is an adapter: statistics come from `rollgate-stats`, the rollout engine, gates and ECDS
-//! writer from `rollgate-rollout`, config validation from `rollgate-filter`. Every change to
+//! writer from `rollgate-rollout`, config validation from `rollgate-core`. Every change to
 //! an experiment recomputes its service's filter config ([`routing`]), has the filter's
 //! validator accept it and pushes it through the [`sink`] inside the same SQLite transaction
 //! ([`publish`]), so a refused config or failed push stores nothing.

@@ -7,7 +7,7 @@ use crate::routing::{build_config, ServiceSnapshot};
 use crate::sink::PushTarget;
 use crate::state::AppState;
 use crate::store::{ab_tests, deployments, pushes, WriteTx};
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use rusqlite::Connection;
 
 /// Loads everything stored about a service.

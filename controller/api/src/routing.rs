@@ -7,7 +7,7 @@
 
 use crate::types::ab::{AbOutcome, AbStatus, AbTest};
 use crate::types::deploy::{CanaryDoc, Shadow};
-use rollgate_filter::config::{
+use rollgate_core::config::{
     CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, ShadowConfig, Variant,
     CONFIG_VERSION, TOTAL_WEIGHT,
 };

@@ -2,8 +2,8 @@
 //! concrete writers are the rollout crate's sinks (ECDS file) or stdout.
 
 use futures::future::BoxFuture;
-use rollgate_filter::config::FilterConfig;
-use rollgate_filter::ecds::EcdsTarget;
+use rollgate_core::config::FilterConfig;
+use rollgate_core::ecds::EcdsTarget;
 use rollgate_rollout::sinks::EcdsFileSink;
 use std::io::Write;
 use std::path::PathBuf;

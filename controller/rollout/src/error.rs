@@ -26,7 +26,7 @@ pub enum RolloutError {
     },
     /// The filter would refuse this config, so it was not pushed.
     #[error("filter config refused before push: {0}")]
-    Config(#[from] rollgate_filter::config::ConfigError),
+    Config(#[from] rollgate_core::config::ConfigError),
     /// The persisted rollout state is unreadable.
     #[error(
         "rollout state in {location} is unreadable: {message} (fix or delete it to start over)"

@@ -1,7 +1,7 @@
 //! Applying a canary weight to the base filter config.
 
 use crate::error::RolloutError;
-use rollgate_filter::config::{FilterConfig, TOTAL_WEIGHT};
+use rollgate_core::config::{FilterConfig, TOTAL_WEIGHT};
 
 /// Returns `base` with the experiment's canary at `canary_bp` basis points and the stable
 /// variant taking the rest; other variants and experiments keep their weights. The result is

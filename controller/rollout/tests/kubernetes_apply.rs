@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use rollgate_rollout::engine::{ControlRequest, ManualAction, RolloutState};
 use rollgate_rollout::sinks::kubernetes::{KubernetesSink, CONTROL_ANNOTATION, STATE_ANNOTATION};
 use std::sync::{Arc, Mutex};

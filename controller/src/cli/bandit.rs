@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use rollgate_rollout::sinks::EcdsFileSink;
 use rollgate_rollout::spec::{load_rollout, SinkTarget};
 use rollgate_stats::bandit::{allocate, Allocation, ArmStats, BanditAlgorithm};

@@ -2,7 +2,7 @@
 //! the filter config the manifests must carry, rendered from the values.
 #![allow(dead_code)] // each test crate uses part of it
 
-use rollgate_filter::config::{
+use rollgate_core::config::{
     CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, MissingUnit, ShadowConfig,
     UnitKind, UnitSource, Variant,
 };

@@ -226,9 +226,9 @@ pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 /// The canary weight and version in the ECDS file, if it exists.
 pub fn ecds_canary(path: &Path) -> Option<(u32, String)> {
     let text = std::fs::read_to_string(path).ok()?;
-    let file = rollgate_filter::ecds::parse_plugin_config_file(&text).ok()?;
+    let file = rollgate_core::ecds::parse_plugin_config_file(&text).ok()?;
     let config =
-        rollgate_filter::config::FilterConfig::from_json(file.config_json.as_bytes()).ok()?;
+        rollgate_core::config::FilterConfig::from_json(file.config_json.as_bytes()).ok()?;
     let weight = config.experiments[0]
         .variants
         .iter()

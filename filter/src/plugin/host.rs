@@ -24,7 +24,7 @@ pub fn now_ns() -> u64 {
 /// All pairs of a header map.
 pub fn headers(map: MapType) -> Vec<(String, Bytes)> {
     hostcalls::header_map_pairs(map)
-        .map(|bytes| crate::header_map::deserialize_pairs(&bytes))
+        .map(|bytes| rollgate_core::header_map::deserialize_pairs(&bytes))
         .unwrap_or_default()
 }
 

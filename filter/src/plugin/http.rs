@@ -5,9 +5,9 @@ use super::abi::types::{Action, BufferType, LogLevel, MapType};
 use super::host;
 use super::metric_ids::{class_index, ShadowResult};
 use super::state::{Active, SharedState};
-use crate::metrics::status_class;
-use crate::routing::{Decision, HeaderList};
-use crate::shadow::{extract, BodyCopy, CopyState, JsonScalar, SHADOW_HEADER};
+use rollgate_core::metrics::status_class;
+use rollgate_core::routing::{Decision, HeaderList};
+use rollgate_core::shadow::{extract, BodyCopy, CopyState, JsonScalar, SHADOW_HEADER};
 use std::rc::Rc;
 use xxhash_rust::xxh3::xxh3_64;
 

@@ -2,8 +2,8 @@
 
 use super::abi::types::MetricType;
 use super::host::define;
-use crate::metrics::{self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT};
-use crate::routing::RoutingTable;
+use rollgate_core::metrics::{self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT};
+use rollgate_core::routing::RoutingTable;
 
 /// Status classes in label order; index with [`class_index`].
 pub const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];

@@ -5,8 +5,8 @@ use super::abi::types::{BufferType, LogLevel, MetricType};
 use super::host;
 use super::http::RollgateHttp;
 use super::state::{Active, Shared, SharedState};
-use crate::metrics::{stat_name, CONFIG_REJECTED_TOTAL};
-use crate::routing::RoutingTable;
+use rollgate_core::metrics::{stat_name, CONFIG_REJECTED_TOTAL};
+use rollgate_core::routing::RoutingTable;
 use std::cell::RefCell;
 use std::rc::Rc;
 

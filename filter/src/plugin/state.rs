@@ -5,10 +5,10 @@
 use super::abi::types::{BufferType, LogLevel, MapType};
 use super::host;
 use super::metric_ids::{class_index, define_all, ExperimentIds, ShadowResult};
-use crate::guard::{trip_key, GuardSet, GuardTrip};
-use crate::metrics::status_class;
-use crate::routing::RoutingTable;
-use crate::shadow::{
+use rollgate_core::guard::{trip_key, GuardSet, GuardTrip};
+use rollgate_core::metrics::status_class;
+use rollgate_core::routing::RoutingTable;
+use rollgate_core::shadow::{
     compare, disagreement_line, extract, JsonScalar, LogLimiter, MemoryBudget, PendingComparisons,
 };
 use std::cell::RefCell;
@@ -238,14 +238,14 @@ impl Shared {
             .map_or(0.0, |c| c.tolerance);
         let outcome = compare(shadow, primary, tolerance);
         let index = match outcome {
-            crate::shadow::Comparison::Agree => 0,
-            crate::shadow::Comparison::Disagree => 1,
-            crate::shadow::Comparison::Incomparable => 2,
+            rollgate_core::shadow::Comparison::Agree => 0,
+            rollgate_core::shadow::Comparison::Disagree => 1,
+            rollgate_core::shadow::Comparison::Incomparable => 2,
         };
         if let Some(ids) = active.ids.get(experiment) {
             host::increment(ids.comparisons.get(index).copied().flatten());
         }
-        if outcome == crate::shadow::Comparison::Disagree {
+        if outcome == rollgate_core::shadow::Comparison::Disagree {
             if let Some(suppressed) = self.log_limiter.allow(host::now_ms()) {
                 host::log(
                     LogLevel::Info,

@@ -48,9 +48,9 @@ fn same_user_gets_the_same_variant_across_fresh_vms_and_matches_the_native_core(
             assert_eq!(seen, first, "fresh VM {round} assigns identically");
         }
     }
-    let ranges = rollgate_filter::bucket::ranges_for([5000, 5000]);
+    let ranges = rollgate_core::bucket::ranges_for([5000, 5000]);
     for (user, variant) in ids.iter().zip(&first) {
-        let bucket = rollgate_filter::bucket::bucket("salt-a", user.as_bytes());
+        let bucket = rollgate_core::bucket::bucket("salt-a", user.as_bytes());
         let expected = if ranges[0].contains(bucket) {
             "control"
         } else {

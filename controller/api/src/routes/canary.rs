@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use rollgate_filter::config::{
+use rollgate_core::config::{
     Experiment, ExperimentKind, FilterConfig, MatchRule, Variant, CONFIG_VERSION, TOTAL_WEIGHT,
 };
 use rollgate_rollout::engine::{ControlRequest, Input, ManualAction, Phase, RolloutState};

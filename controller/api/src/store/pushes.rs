@@ -1,7 +1,7 @@
 //! The `pushes` table: the last config pushed per (tenant, service) and its version.
 
 use crate::error::{ApiError, ApiResult};
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The next push version of a service.

@@ -173,7 +173,7 @@ impl TestApp {
 }
 
 /// Treatment weight of the only experiment in a pushed config.
-pub fn pushed_weights(config: &rollgate_filter::config::FilterConfig) -> Vec<(String, u32)> {
+pub fn pushed_weights(config: &rollgate_core::config::FilterConfig) -> Vec<(String, u32)> {
     config.experiments[0]
         .variants
         .iter()

@@ -12,7 +12,7 @@ use super::state::{
 };
 use crate::gates::{GateOutcome, GateVerdict, NoDataPolicy};
 use crate::spec::Plan;
-use rollgate_filter::config::TOTAL_WEIGHT;
+use rollgate_core::config::TOTAL_WEIGHT;
 
 /// What the engine is told.
 #[derive(Debug, Clone, PartialEq)]

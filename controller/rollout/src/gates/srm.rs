@@ -4,7 +4,7 @@
 //! step's data invalid: the engine pauses and takes no decision on it. Evaluation is pure.
 
 use super::{Gate, GateOutcome, GateVerdict, QueryResult};
-use rollgate_filter::config::TOTAL_WEIGHT;
+use rollgate_core::config::TOTAL_WEIGHT;
 use rollgate_stats::srm::srm_check;
 use serde::{Deserialize, Serialize};
 

@@ -2,8 +2,8 @@
 
 use super::atomic::write_atomic;
 use crate::error::RolloutError;
-use rollgate_filter::config::FilterConfig;
-use rollgate_filter::ecds::{render_ecds, EcdsTarget};
+use rollgate_core::config::FilterConfig;
+use rollgate_core::ecds::{render_ecds, EcdsTarget};
 use std::path::{Path, PathBuf};
 
 /// Writes the ECDS file Envoy watches.
@@ -43,7 +43,7 @@ impl EcdsFileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rollgate_filter::ecds::parse_plugin_config_file;
+    use rollgate_core::ecds::parse_plugin_config_file;
 
     fn config(canary: u32) -> FilterConfig {
         let json = format!(

@@ -7,7 +7,7 @@ use crate::engine::{ControlRequest, RolloutState};
 use crate::error::RolloutError;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::Client;
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use serde_json::{json, Value};
 
 /// API group of Istio's WasmPlugin.

@@ -4,7 +4,7 @@ use super::model::Rollout;
 use super::raw::RawRollout;
 use super::validate::{resolve, validate};
 use crate::error::RolloutError;
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use std::path::Path;
 
 /// Reads, parses and validates the Rollout spec at `path` (relative paths inside it are

@@ -1,7 +1,7 @@
 //! The validated rollout: everything the engine, gates and sinks need, typed.
 
 use crate::gates::Gate;
-use rollgate_filter::config::FilterConfig;
+use rollgate_core::config::FilterConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use crate::gates::{
     NoDataPolicy, QueryVars, DEFAULT_MIN_SAMPLES, MIN_SRM_EXPOSURES, SRM_P_THRESHOLD,
 };
 use crate::weights::apply_canary_weight;
-use rollgate_filter::config::{FilterConfig, TOTAL_WEIGHT};
+use rollgate_core::config::{FilterConfig, TOTAL_WEIGHT};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

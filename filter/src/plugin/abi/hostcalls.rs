@@ -4,7 +4,7 @@
 use super::types::{
     BufferType, LogLevel, MapType, MetricType, Status, STATUS_NOT_FOUND, STATUS_OK,
 };
-use crate::header_map::serialize_pairs;
+use rollgate_core::header_map::serialize_pairs;
 use std::ptr::null_mut;
 
 #[link(wasm_import_module = "env")]

@@ -1,8 +1,8 @@
 //! Shared fixtures for the filter's integration tests.
 #![allow(dead_code)]
 
-use rollgate_filter::config::FilterConfig;
-use rollgate_filter::routing::RequestView;
+use rollgate_core::config::FilterConfig;
+use rollgate_core::routing::RequestView;
 use serde_json::{json, Value};
 
 /// A valid canary config with every optional block, used as the base the tests mutate.
@@ -32,7 +32,7 @@ pub fn base_config() -> Value {
 }
 
 /// Parses a JSON value as a filter config.
-pub fn parse(value: &Value) -> Result<FilterConfig, rollgate_filter::ConfigError> {
+pub fn parse(value: &Value) -> Result<FilterConfig, rollgate_core::ConfigError> {
     FilterConfig::from_json(value.to_string().as_bytes())
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{base_config, parse};
-use rollgate_filter::config::ConfigError;
+use rollgate_core::config::ConfigError;
 use serde_json::{json, Value};
 
 type Mutation = fn(&mut Value);
@@ -318,7 +318,7 @@ fn syntax_errors_name_line_and_column_or_path() {
         ("[1, 2]", "(top level)", "expected an object"),
     ];
     for (text, path_fragment, fragment) in cases {
-        match rollgate_filter::FilterConfig::from_json(text.as_bytes()) {
+        match rollgate_core::FilterConfig::from_json(text.as_bytes()) {
             Err(ConfigError::Syntax { path, message }) => {
                 assert!(path.starts_with(path_fragment), "{text}: path {path}");
                 assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
@@ -347,16 +347,16 @@ fn parse_agrees_with_the_serde_derive() {
     samples.push(minimal);
     for sample in samples {
         let ours = parse(&sample).unwrap_or_else(|e| panic!("{e}"));
-        let derived: rollgate_filter::FilterConfig =
+        let derived: rollgate_core::FilterConfig =
             serde_json::from_value(sample.clone()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ours, derived);
         // and what the derive writes, we read back unchanged
         let written = serde_json::to_vec(&derived).unwrap_or_default();
         assert_eq!(
-            rollgate_filter::FilterConfig::from_json(&written).ok(),
+            rollgate_core::FilterConfig::from_json(&written).ok(),
             Some(derived)
         );
-        let reread: Option<rollgate_filter::FilterConfig> = serde_json::from_slice(&written).ok();
+        let reread: Option<rollgate_core::FilterConfig> = serde_json::from_slice(&written).ok();
         assert_eq!(reread.as_ref(), Some(&ours));
     }
 }

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{config_with, experiment, Req};
-use rollgate_filter::guard::GuardSet;
-use rollgate_filter::routing::{HeaderList, RequestView, RoutingTable};
-use rollgate_filter::DecisionReason;
+use rollgate_core::guard::GuardSet;
+use rollgate_core::routing::{HeaderList, RequestView, RoutingTable};
+use rollgate_core::DecisionReason;
 use serde_json::json;
 
 fn table(experiments: Vec<serde_json::Value>) -> RoutingTable {

@@ -5,8 +5,8 @@ mod common;
 use common::{config_with, experiment, Req};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rollgate_filter::routing::RoutingTable;
-use rollgate_filter::DecisionReason;
+use rollgate_core::routing::RoutingTable;
+use rollgate_core::DecisionReason;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 fn users(seed: u64, n: usize) -> Vec<String> {
