@@ -38,6 +38,8 @@ pub struct GateSpec {
     pub failure_limit: u32,
     /// `fail`, `pass` or `inconclusive`.
     pub no_data: String,
+    /// Responses per measured variant a check needs (`None`: the controller's default, 100).
+    pub min_samples: Option<u64>,
 }
 
 impl GateSpec {
@@ -51,19 +53,30 @@ impl GateSpec {
             interval: interval.to_string(),
             failure_limit: 1,
             no_data: "inconclusive".to_string(),
+            min_samples: None,
         }
+    }
+
+    /// The same gate comparing canary minus stable (`compare:` instead of `template:`).
+    pub fn compared(mut self) -> Self {
+        self.compare = true;
+        self
     }
 
     fn to_json(&self) -> Value {
         let source = if self.compare { "compare" } else { "template" };
-        json!({
+        let mut gate = json!({
             "name": self.name,
             source: self.template,
             "condition": self.condition,
             "interval": self.interval,
             "failure_limit": self.failure_limit,
             "no_data": self.no_data,
-        })
+        });
+        if let Some(n) = self.min_samples {
+            gate["min_samples"] = json!(n);
+        }
+        gate
     }
 }
 
@@ -72,8 +85,10 @@ impl GateSpec {
 pub struct RolloutPaths<'a> {
     /// Filter config whose experiment the rollout edits.
     pub base_config: &'a Path,
-    /// ECDS file the dev proxy watches.
+    /// ECDS file Envoy watches (the `ecds_file` sink's path).
     pub ecds: &'a Path,
+    /// The `.wasm` the ECDS resource names (`vm_config.code.local.filename`).
+    pub wasm: &'a Path,
     /// Rollout state file.
     pub state: &'a Path,
 }
@@ -107,8 +122,12 @@ pub fn rollout_yaml(
             "stable": "stable",
             "canary": "canary",
             "base_config": paths.base_config.display().to_string(),
-            "sink": { "ecds_file": { "path": paths.ecds.display().to_string(), "name": "rollgate" } },
-            "prometheus": { "url": prometheus_url, "timeout": "2s" },
+            "sink": { "ecds_file": {
+                "path": paths.ecds.display().to_string(),
+                "name": "rollgate",
+                "wasm_filename": paths.wasm.display().to_string(),
+            } },
+            "prometheus": { "url": prometheus_url, "timeout": "2s", "scrape_interval": "1s" },
             "state_file": paths.state.display().to_string(),
             "steps": steps,
             "gates": gates.iter().map(GateSpec::to_json).collect::<Vec<_>>(),
@@ -197,6 +216,7 @@ mod tests {
             base_config: Path::new("/tmp/base.json"),
             ecds: Path::new("/tmp/ecds.yaml"),
             state: Path::new("/tmp/state.json"),
+            wasm: Path::new("/tmp/rollgate_filter.wasm"),
         };
         let mut compare = GateSpec::template("vs-stable", "error_rate", "< 0.05", "5s");
         compare.compare = true;
@@ -216,6 +236,10 @@ mod tests {
         assert_eq!(
             v["spec"]["sink"]["ecds_file"]["path"].as_str(),
             Some("/tmp/ecds.yaml")
+        );
+        assert_eq!(
+            v["spec"]["sink"]["ecds_file"]["wasm_filename"].as_str(),
+            Some("/tmp/rollgate_filter.wasm")
         );
         assert_eq!(v["spec"]["steps"][0]["pause"].as_str(), Some("5s"));
         assert!(v["spec"]["steps"][1].get("pause").is_none());

@@ -1,14 +1,39 @@
-//! A whole canary scenario on loopback: stable and canary model servers, the dev proxy with the
-//! real `.wasm` watching the ECDS file, a load generator, a real Prometheus scraping the dev
-//! proxy every second, and a watcher of the weight the filter serves. The controller is started
-//! by the test, with a spec from [`CanaryScenario::write_spec`].
+//! A whole canary scenario on loopback, built by [`CanaryScenario::builder`]: stable and canary
+//! `model-server`s, real Envoy (the fixture [`crate::envoy`]) with the real `.wasm` as its ECDS
+//! filter, `loadgen`, a real Prometheus scraping Envoy's admin `/stats/prometheus` every second,
+//! a watcher of the canary weight the filter serves, and the Rollout spec the controller runs:
+//! its `ecds_file` sink writes the very file Envoy watches.
+//!
+//! ```no_run
+//! use rollgate_e2e::controller::{exit, GateSpec};
+//! use rollgate_e2e::scenario::CanaryScenario;
+//! use rollgate_e2e::stack::ModelBehaviour;
+//! # fn main() -> Result<(), rollgate_e2e::E2eError> {
+//! let Some(scenario) = CanaryScenario::builder("my_test")
+//!     .canary(ModelBehaviour { error_rate: 0.3, ..ModelBehaviour::healthy("v2") })
+//!     .steps(&[(10.0, "4s"), (100.0, "")])
+//!     .gate(GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"))
+//!     .start()?
+//! else {
+//!     return Ok(()); // no Prometheus and not CI: skipped with a banner
+//! };
+//! let mut controller = scenario.controller()?; // `rollgate run` on the written spec
+//! let (code, _result) = controller.wait_result(std::time::Duration::from_secs(30))?;
+//! assert_eq!(code, exit::ROLLED_BACK);
+//! # Ok(()) }
+//! ```
+//!
+//! Every gate the builder gets has `min_samples` set to [`MIN_SAMPLES`] unless the gate sets
+//! its own, so the short steps of a test have enough responses; the spec's Prometheus
+//! `scrape_interval` is [`SCRAPE`]. Envoy runs with a 1 s stats flush so histogram gates (p99)
+//! see fresh data within a step.
 
-use crate::controller::{rollout_yaml, GateSpec, RolloutPaths};
+use crate::controller::{rollout_yaml, Controller, GateSpec, RolloutPaths};
+use crate::envoy::{Cluster, Envoy, EnvoyOptions};
 use crate::process::Spawned;
 use crate::prometheus::{find_or_install_prometheus, loud_skip, Prometheus, ScrapeTarget};
 use crate::stack::{
-    canary_filter_config, cluster, clusters_yaml, write_file, Binaries, DevProxy, ModelBehaviour,
-    ModelServer, WeightWatcher,
+    canary_filter_config, cluster, write_file, Binaries, ModelBehaviour, ModelServer, WeightWatcher,
 };
 use crate::E2eError;
 use std::path::{Path, PathBuf};
@@ -17,17 +42,80 @@ use std::time::Duration;
 
 /// Experiment id used by the scenarios.
 pub const EXPERIMENT: &str = "fraud-v2";
-/// Prometheus scrape interval of the scenarios.
+/// Prometheus scrape interval of the scenarios (and the spec's `prometheus.scrape_interval`).
 pub const SCRAPE: Duration = Duration::from_secs(1);
+/// `min_samples` the builder gives gates that do not set it.
+pub const MIN_SAMPLES: u64 = 20;
 
-/// The Prometheus binary, or `None` after printing a loud skip banner naming `test`.
-pub fn prometheus_or_skip(test: &str) -> Option<PathBuf> {
+/// The Prometheus binary; `None` (after a loud banner naming `test`) when it is missing and
+/// `CI` is not `true`; an error when it is missing under `CI=true`: there it must run.
+pub fn prometheus_or_skip(test: &str) -> Result<Option<PathBuf>, E2eError> {
     match find_or_install_prometheus() {
-        Ok(path) => Some(path),
+        Ok(path) => Ok(Some(path)),
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => Err(E2eError::Missing {
+            what: format!("Prometheus for {test} ({why})"),
+            fix: "run `make prometheus` (Debian's `prometheus` package); CI=true never skips"
+                .to_string(),
+        }),
         Err(why) => {
             loud_skip(test, &why);
-            None
+            Ok(None)
         }
+    }
+}
+
+/// What a scenario runs; [`CanaryScenario::builder`] makes one, [`Self::start`] runs it.
+#[derive(Debug, Clone)]
+pub struct ScenarioBuilder {
+    test: String,
+    canary: ModelBehaviour,
+    rps: f64,
+    shadow_sample: Option<u32>,
+    steps: Vec<(f64, String)>,
+    gates: Vec<GateSpec>,
+}
+
+impl ScenarioBuilder {
+    /// The canary model's behaviour at start (default: healthy `v2`).
+    pub fn canary(mut self, behaviour: ModelBehaviour) -> Self {
+        self.canary = behaviour;
+        self
+    }
+
+    /// Load in requests per second from 10,000 users (default 200).
+    pub fn rps(mut self, rps: f64) -> Self {
+        self.rps = rps;
+        self
+    }
+
+    /// Also shadow `sample` basis points of users to a third model (healthy `v3`), compared on
+    /// `/prediction` (default: no shadow).
+    pub fn shadow(mut self, sample: u32) -> Self {
+        self.shadow_sample = Some(sample);
+        self
+    }
+
+    /// The rollout's steps: `(canary percent, pause)`, an empty pause for none.
+    pub fn steps(mut self, steps: &[(f64, &str)]) -> Self {
+        self.steps = steps.iter().map(|(w, p)| (*w, p.to_string())).collect();
+        self
+    }
+
+    /// Adds a gate (its `min_samples` defaults to [`MIN_SAMPLES`]).
+    pub fn gate(mut self, mut gate: GateSpec) -> Self {
+        gate.min_samples = gate.min_samples.or(Some(MIN_SAMPLES));
+        self.gates.push(gate);
+        self
+    }
+
+    /// Starts everything and writes the spec; returns once Prometheus has scraped traffic of
+    /// the stable variant. `Ok(None)`: Prometheus is missing outside CI (banner printed).
+    pub fn start(self) -> Result<Option<CanaryScenario>, E2eError> {
+        let Some(prometheus_bin) = prometheus_or_skip(&self.test)? else {
+            return Ok(None);
+        };
+        let bins = Binaries::locate()?;
+        CanaryScenario::start_with(&bins, &prometheus_bin, self).map(Some)
     }
 }
 
@@ -39,62 +127,99 @@ pub struct CanaryScenario {
     pub loadgen: Spawned,
     /// Prometheus.
     pub prometheus: Prometheus,
-    /// The dev proxy.
-    pub proxy: DevProxy,
+    /// Envoy with the filter as its ECDS filter.
+    pub envoy: Envoy,
     /// Stable model (v1).
     pub stable: ModelServer,
     /// Canary model (v2).
     pub canary: ModelServer,
+    /// Shadow model (v3), when the builder asked for a shadow.
+    pub shadow: Option<ModelServer>,
     /// Programs.
     pub bins: Binaries,
     /// Base filter config (canary at 0).
     pub base_config: PathBuf,
-    /// ECDS file the controller writes and the dev proxy watches.
+    /// ECDS file the controller writes and Envoy watches.
     pub ecds: PathBuf,
     /// Rollout state file.
     pub state: PathBuf,
+    /// The Rollout spec the builder wrote.
+    pub spec: PathBuf,
+    /// The runtime Envoy's fixture was started on (its admin client lives there).
+    pub runtime: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
 }
 
 impl CanaryScenario {
-    /// Starts everything; returns once Prometheus has scraped traffic of the stable variant.
-    pub fn start(
+    /// A builder for the scenario of test `test` (named in skip banners): healthy canary,
+    /// 200 requests/s, no shadow, no steps or gates yet.
+    pub fn builder(test: &str) -> ScenarioBuilder {
+        ScenarioBuilder {
+            test: test.to_string(),
+            canary: ModelBehaviour::healthy("v2"),
+            rps: 200.0,
+            shadow_sample: None,
+            steps: Vec::new(),
+            gates: Vec::new(),
+        }
+    }
+
+    fn start_with(
         bins: &Binaries,
         prometheus_bin: &Path,
-        canary: ModelBehaviour,
-        rps: f64,
+        plan: ScenarioBuilder,
     ) -> Result<Self, E2eError> {
         let dir = tempfile::tempdir().map_err(|source| E2eError::Io {
             what: "creating the scenario tempdir".into(),
             source,
         })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|source| E2eError::Io {
+                what: "starting a tokio runtime for Envoy's fixture".into(),
+                source,
+            })?;
         let stable = ModelServer::start(&bins.model_server, &ModelBehaviour::healthy("v1"))?;
-        let canary = ModelServer::start(&bins.model_server, &canary)?;
+        let canary = ModelServer::start(&bins.model_server, &plan.canary)?;
+        let shadow = match plan.shadow_sample {
+            Some(_) => Some(ModelServer::start(
+                &bins.model_server,
+                &ModelBehaviour::healthy("v3"),
+            )?),
+            None => None,
+        };
+        let config = canary_filter_config(EXPERIMENT, 0, plan.shadow_sample);
+        let config_text = serde_json::to_string_pretty(&config).unwrap_or_default();
         let base_config = dir.path().join("filter-config.json");
-        let config_text = serde_json::to_string_pretty(&canary_filter_config(EXPERIMENT, 0, None))
-            .unwrap_or_default();
         write_file(&base_config, &config_text)?;
-        // The dev proxy starts on the plain base config; the controller then replaces the
-        // same file with the ECDS resource (the dev proxy reads both formats).
-        let ecds = dir.path().join("ecds.yaml");
-        write_file(&ecds, &config_text)?;
-        let clusters = dir.path().join("clusters.yaml");
-        write_file(
-            &clusters,
-            &clusters_yaml(
-                cluster::STABLE,
-                &[
-                    (cluster::STABLE, stable.addr),
-                    (cluster::CANARY, canary.addr),
-                ],
-            ),
-        )?;
-        let proxy = DevProxy::start(bins, &ecds, &clusters)?;
+        let initial = rollgate_core::config::FilterConfig::from_json(config_text.as_bytes())
+            .map_err(|err| E2eError::Protocol {
+                what: "the scenario's filter config".into(),
+                why: err.to_string(),
+            })?;
+        let mut clusters = vec![
+            Cluster::new(cluster::STABLE, stable.addr),
+            Cluster::new(cluster::CANARY, canary.addr),
+        ];
+        if let Some(shadow) = &shadow {
+            clusters.push(Cluster::new(cluster::SHADOW, shadow.addr));
+        }
+        let mut options = EnvoyOptions::new(clusters);
+        options.wasm = Some(bins.wasm.clone());
+        // Histograms reach /stats/prometheus at each stats flush (default 5 s): 1 s here.
+        options.extra_args = vec![
+            "--config-yaml".to_string(),
+            "stats_flush_interval: 1s".to_string(),
+        ];
+        let envoy = runtime.block_on(Envoy::start(options, &initial))?;
+        let ecds = envoy.ecds_file().to_path_buf();
         let prometheus = Prometheus::start(
             prometheus_bin,
             &[ScrapeTarget {
-                job: "rollgate-dev-proxy".into(),
-                addr: proxy.admin,
+                job: "envoy".into(),
+                addr: envoy.admin(),
                 metrics_path: "/stats/prometheus".into(),
             }],
             SCRAPE,
@@ -102,23 +227,43 @@ impl CanaryScenario {
         let mut command = Command::new(&bins.loadgen);
         command
             .arg("--target")
-            .arg(proxy.listen.to_string())
+            .arg(envoy.listener().to_string())
             .args(["--users", "10000", "--seed", "42", "--duration", "10m"])
-            .arg(format!("--rps={rps}"))
+            .arg(format!("--rps={}", plan.rps))
             .arg("--quiet");
         let loadgen = Spawned::spawn("loadgen", command)?;
-        let watcher = WeightWatcher::start(proxy.admin, EXPERIMENT, "canary");
+        let watcher = WeightWatcher::start(envoy.admin(), EXPERIMENT, "canary");
+        let state = dir.path().join("state.json");
+        let spec = dir.path().join("rollout.yaml");
+        let steps: Vec<(f64, &str)> = plan.steps.iter().map(|(w, p)| (*w, p.as_str())).collect();
+        let yaml = rollout_yaml(
+            "e2e",
+            EXPERIMENT,
+            &RolloutPaths {
+                base_config: &base_config,
+                ecds: &ecds,
+                state: &state,
+                wasm: &bins.wasm,
+            },
+            &prometheus.url(),
+            &steps,
+            &plan.gates,
+        );
+        write_file(&spec, &yaml)?;
         let scenario = Self {
             watcher,
             loadgen,
             prometheus,
-            proxy,
+            envoy,
             stable,
             canary,
+            shadow,
             bins: bins.clone(),
             base_config,
             ecds,
-            state: dir.path().join("state.json"),
+            state,
+            spec,
+            runtime,
             dir,
         };
         let traffic = format!(
@@ -129,44 +274,32 @@ impl CanaryScenario {
             .wait_for_value(&traffic, Duration::from_secs(30), |v| v > 0.0)
             .map_err(|err| E2eError::Protocol {
                 what: "waiting for scraped traffic".into(),
-                why: format!(
-                    "{err}\n--- dev proxy stderr ---\n{}\n--- loadgen stderr ---\n{}",
-                    scenario.proxy.process.stderr_tail(20),
-                    scenario.loadgen.stderr_tail(20)
-                ),
+                why: format!("{err}\n{}", scenario.diagnostics()),
             })?;
         Ok(scenario)
     }
 
-    /// Writes the Rollout spec (`rollout.yaml` in the scenario dir) and returns its path.
-    pub fn write_spec(
-        &self,
-        steps: &[(f64, &str)],
-        gates: &[GateSpec],
-    ) -> Result<PathBuf, E2eError> {
-        let spec = self.dir.path().join("rollout.yaml");
-        let paths = RolloutPaths {
-            base_config: &self.base_config,
-            ecds: &self.ecds,
-            state: &self.state,
-        };
-        let yaml = rollout_yaml(
-            "e2e",
-            EXPERIMENT,
-            &paths,
-            &self.prometheus.url(),
-            steps,
-            gates,
-        );
-        write_file(&spec, &yaml)?;
-        Ok(spec)
+    /// Starts `rollgate run` on the scenario's spec.
+    pub fn controller(&self) -> Result<Controller, E2eError> {
+        Controller::start(&self.bins, &self.spec)
     }
 
-    /// Diagnostics for a failed assertion: the tails of every process's stderr.
+    /// The scenario's temp dir (spec, base config, state).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The canary weight the filter serves in Envoy now (basis points).
+    pub fn served_canary_weight(&self) -> Result<Option<u64>, E2eError> {
+        crate::stack::served_canary_weight(self.envoy.admin(), EXPERIMENT)
+    }
+
+    /// Diagnostics for a failed assertion: Envoy's log tail and the other processes' stderr.
     pub fn diagnostics(&self) -> String {
         format!(
-            "--- dev proxy ---\n{}\n--- loadgen ---\n{}\n--- canary ---\n{}",
-            self.proxy.process.stderr_tail(15),
+            "--- envoy {} (log tail) ---\n{}\n--- loadgen ---\n{}\n--- canary ---\n{}",
+            self.envoy.version(),
+            self.envoy.log_tail(15),
             self.loadgen.stderr_tail(5),
             self.canary.process.stderr_tail(5)
         )

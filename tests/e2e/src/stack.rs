@@ -1,10 +1,12 @@
-//! The processes of a canary scenario, each started on OS-chosen loopback ports: model servers,
-//! the dev proxy running the real `.wasm`, and the controller; plus the files they share.
+//! The parts of a canary scenario besides Envoy, each started on OS-chosen loopback ports: the
+//! model servers and load generator of `rollgate-tools`, the controller's binary, the filter
+//! config; and a watcher of the canary weight the filter serves in Envoy.
 
 use crate::net::{http_get, http_post};
 use crate::paths::{debug_binary, filter_wasm};
 use crate::process::{wait_until, Spawned};
 use crate::E2eError;
+use rollgate_tools::envoy_admin::{served_weight, ECDS_DUMP_PATH};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,8 +25,6 @@ pub struct Binaries {
     pub model_server: PathBuf,
     /// `loadgen` (`rollgate-tools`).
     pub loadgen: PathBuf,
-    /// `rollgate-harness` (the dev proxy).
-    pub harness: PathBuf,
     /// `rollgate` (the controller).
     pub rollgate: PathBuf,
     /// The release filter module.
@@ -37,7 +37,6 @@ impl Binaries {
         Ok(Self {
             model_server: debug_binary("model-server")?,
             loadgen: debug_binary("loadgen")?,
-            harness: debug_binary("rollgate-harness")?,
             rollgate: debug_binary("rollgate")?,
             wasm: filter_wasm()?,
         })
@@ -113,14 +112,17 @@ impl ModelServer {
     }
 }
 
-/// The clusters file of the dev proxy: `default_cluster` and one endpoint per cluster.
-pub fn clusters_yaml(default_cluster: &str, clusters: &[(&str, SocketAddr)]) -> String {
-    let clusters: Vec<Value> = clusters
-        .iter()
-        .map(|(name, addr)| json!({ "name": name, "endpoints": [addr.to_string()] }))
-        .collect();
-    serde_yaml::to_string(&json!({ "default_cluster": default_cluster, "clusters": clusters }))
-        .unwrap_or_default()
+/// Name of the filter's ECDS extension config in the fixture's Envoy.
+pub const FILTER: &str = crate::envoy::bootstrap::FILTER_NAME;
+
+/// The canary weight the ECDS filter serves in Envoy (admin `admin`), read once.
+pub fn served_canary_weight(admin: SocketAddr, experiment: &str) -> Result<Option<u64>, E2eError> {
+    let reply = http_get(admin, ECDS_DUMP_PATH)?;
+    let dump: Value = serde_json::from_str(&reply.body).map_err(|err| E2eError::Protocol {
+        what: format!("GET {ECDS_DUMP_PATH}"),
+        why: format!("status {}, not JSON: {err}", reply.status),
+    })?;
+    Ok(served_weight(&dump, FILTER, experiment, "canary"))
 }
 
 /// Cluster names used by the scenarios (Istio subset style).
@@ -165,60 +167,8 @@ pub fn canary_filter_config(experiment: &str, canary_bp: u32, shadow_sample: Opt
     })
 }
 
-/// A running dev proxy (`rollgate-harness serve`).
-pub struct DevProxy {
-    /// The process.
-    pub process: Spawned,
-    /// Proxy address (send load here).
-    pub listen: SocketAddr,
-    /// Admin address (`/stats/prometheus`, `/config_dump`, `/ready`).
-    pub admin: SocketAddr,
-}
-
-impl DevProxy {
-    /// Starts the dev proxy on free ports with the real `.wasm`, watching `config`.
-    pub fn start(bins: &Binaries, config: &Path, clusters: &Path) -> Result<Self, E2eError> {
-        let mut command = Command::new(&bins.harness);
-        command
-            .arg("serve")
-            .arg("--wasm")
-            .arg(&bins.wasm)
-            .arg("--config")
-            .arg(config)
-            .arg("--clusters")
-            .arg(clusters)
-            .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-            .args(["--workers", "2", "--reload-interval-ms", "50"])
-            .env("RUST_LOG", "warn");
-        let mut process = Spawned::spawn("dev proxy", command)?;
-        let listen = process.wait_listening(STARTUP)?;
-        let admin = process.wait_for_stdout("an `admin on ADDR` line", STARTUP, |line| {
-            line.strip_prefix("admin on ")
-                .and_then(|addr| addr.trim().parse().ok())
-        })?;
-        Ok(Self {
-            process,
-            listen,
-            admin,
-        })
-    }
-
-    /// `GET /config_dump`, parsed.
-    pub fn config_dump(&self) -> Result<Value, E2eError> {
-        let reply = http_get(self.admin, "/config_dump")?;
-        serde_json::from_str(&reply.body).map_err(|err| E2eError::Protocol {
-            what: "GET /config_dump".into(),
-            why: format!("status {}, not JSON: {err}", reply.status),
-        })
-    }
-}
-
-/// The weight of `variant` in `experiment` of the active filter config in a `/config_dump`.
-pub fn variant_weight(dump: &Value, experiment: &str, variant: &str) -> Option<u64> {
-    rollgate_tools::envoy_admin::variant_weight(&dump["config"], experiment, variant)
-}
-
-/// One change of the canary weight the filter serves, as seen by polling `/config_dump`.
+/// One change of the canary weight the filter serves, as seen by polling Envoy's ECDS
+/// `/config_dump` (Envoy lists a config there once the filter accepted it).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WeightChange {
     /// When the poll saw it.
@@ -227,8 +177,9 @@ pub struct WeightChange {
     pub canary_bp: u64,
 }
 
-/// Polls the dev proxy's `/config_dump` every 20 ms in a thread and records every change of
-/// the canary weight, so a test can tell when a push reached the filter.
+/// Polls Envoy's `/config_dump?resource=ecds_filters` every 20 ms in a thread and records every
+/// change of the canary weight the `rollgate` ECDS filter serves, so a test can tell when a push
+/// reached the filter.
 pub struct WeightWatcher {
     changes: Arc<Mutex<Vec<WeightChange>>>,
     stop: Arc<AtomicBool>,
@@ -236,7 +187,7 @@ pub struct WeightWatcher {
 }
 
 impl WeightWatcher {
-    /// Starts watching `admin` for `experiment`/`canary`.
+    /// Starts watching Envoy's admin `admin` for `experiment`/`canary`.
     pub fn start(admin: SocketAddr, experiment: &str, canary: &str) -> Self {
         let changes = Arc::new(Mutex::new(Vec::<WeightChange>::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -245,10 +196,10 @@ impl WeightWatcher {
             let (changes, stop) = (changes.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
-                    let seen = http_get(admin, "/config_dump")
+                    let seen = http_get(admin, ECDS_DUMP_PATH)
                         .ok()
                         .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
-                        .and_then(|dump| variant_weight(&dump, &experiment, &canary));
+                        .and_then(|dump| served_weight(&dump, FILTER, &experiment, &canary));
                     if let Some(bp) = seen {
                         let mut list = changes.lock().unwrap_or_else(|e| e.into_inner());
                         if list.last().is_none_or(|last| last.canary_bp != bp) {

@@ -1,8 +1,8 @@
 //! Bad canary (5 % errors) → rolled back, and the time from breach to weight 0 in the filter.
 
-use rollgate_e2e::controller::{exit, Controller, GateSpec};
-use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario, SCRAPE};
-use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::controller::{exit, GateSpec};
+use rollgate_e2e::scenario::{CanaryScenario, SCRAPE};
+use rollgate_e2e::stack::ModelBehaviour;
 use rollgate_e2e::E2eError;
 use std::time::Duration;
 
@@ -11,25 +11,23 @@ const GATE_INTERVAL: Duration = Duration::from_secs(5);
 
 #[test]
 fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<(), E2eError> {
-    let Some(prometheus) = prometheus_or_skip("bad_canary") else {
-        return Ok(());
-    };
-    let bins = Binaries::locate()?;
-    let canary = ModelBehaviour {
-        error_rate: 0.05,
-        ..ModelBehaviour::healthy("v2")
-    };
-    let scenario = CanaryScenario::start(&bins, &prometheus, canary, 150.0)?;
-    let spec = scenario.write_spec(
-        &[(10.0, "30s"), (50.0, "30s"), (100.0, "")],
-        &[GateSpec::template(
+    let Some(scenario) = CanaryScenario::builder("bad_canary")
+        .canary(ModelBehaviour {
+            error_rate: 0.05,
+            ..ModelBehaviour::healthy("v2")
+        })
+        .steps(&[(10.0, "30s"), (50.0, "30s"), (100.0, "")])
+        .gate(GateSpec::template(
             "error-rate",
             "error_rate",
             "< 0.02",
             "5s",
-        )],
-    )?;
-    let mut controller = Controller::start(&bins, &spec)?;
+        ))
+        .start()?
+    else {
+        return Ok(());
+    };
+    let mut controller = scenario.controller()?;
 
     // The canary fails 5 % of its requests from its first one, so the breach starts the moment
     // its weight reaches the filter.
@@ -86,7 +84,7 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
     );
     // Bound: the first check runs one gate interval after the step started (which is no later
     // than the weight reaching the filter), then the push takes a controller tick (100 ms) and
-    // the dev proxy's file poll (50 ms): within interval + 1 s. Scrape slack: the check reads
+    // Envoy's watched-directory reload: within interval + 1 s. Scrape slack: the check reads
     // data up to one scrape interval old, and a rate over a window whose newest sample lags by
     // a scrape can put the failing value one scrape later on a loaded machine; we allow it.
     let bound = GATE_INTERVAL + Duration::from_secs(1) + SCRAPE;

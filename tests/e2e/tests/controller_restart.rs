@@ -1,29 +1,26 @@
 //! Controller SIGKILLed mid-rollout, then started again → resumes from its state file, never
 //! re-plays a weight, and ends in the same result as an uninterrupted run (promoted).
 
-use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
-use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
-use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::controller::{exit, is_pushed, GateSpec};
+use rollgate_e2e::scenario::CanaryScenario;
 use rollgate_e2e::E2eError;
 use std::time::Duration;
 
 #[test]
 fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
-    let Some(prometheus) = prometheus_or_skip("controller_restart") else {
-        return Ok(());
-    };
-    let bins = Binaries::locate()?;
-    let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
-    let spec = scenario.write_spec(
-        &[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")],
-        &[GateSpec::template(
+    let Some(scenario) = CanaryScenario::builder("controller_restart")
+        .steps(&[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")])
+        .gate(GateSpec::template(
             "error-rate",
             "error_rate",
             "< 0.02",
             "4s",
-        )],
-    )?;
-    let mut first = Controller::start(&bins, &spec)?;
+        ))
+        .start()?
+    else {
+        return Ok(());
+    };
+    let mut first = scenario.controller()?;
     first.wait_event("push of 25 %", Duration::from_secs(30), |e| {
         is_pushed(e, 2500)
     })?;
@@ -37,7 +34,7 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
         "state persisted the 25 % step: {state}"
     );
 
-    let mut second = Controller::start(&bins, &spec)?;
+    let mut second = scenario.controller()?;
     let (code, result) = second.wait_result(Duration::from_secs(60))?;
     assert_eq!(
         code,

@@ -1,29 +1,27 @@
 //! Good canary → promoted to 100 % through every step.
 
-use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
-use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
-use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::controller::{exit, is_pushed, GateSpec};
+use rollgate_e2e::scenario::CanaryScenario;
 use rollgate_e2e::E2eError;
 use std::time::Duration;
 
 #[test]
 fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
-    let Some(prometheus) = prometheus_or_skip("good_canary") else {
+    let Some(scenario) = CanaryScenario::builder("good_canary")
+        .steps(&[(10.0, "4s"), (50.0, "4s"), (100.0, "")])
+        .gate(GateSpec::template(
+            "error-rate",
+            "error_rate",
+            "< 0.02",
+            "4s",
+        ))
+        .gate(GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"))
+        .gate(GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s").compared())
+        .start()?
+    else {
         return Ok(());
     };
-    let bins = Binaries::locate()?;
-    let scenario = CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
-    let mut compare = GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s");
-    compare.compare = true;
-    let spec = scenario.write_spec(
-        &[(10.0, "4s"), (50.0, "4s"), (100.0, "")],
-        &[
-            GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"),
-            GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"),
-            compare,
-        ],
-    )?;
-    let mut controller = Controller::start(&bins, &spec)?;
+    let mut controller = scenario.controller()?;
     let (code, result) = controller.wait_result(Duration::from_secs(60))?;
     assert_eq!(
         code,

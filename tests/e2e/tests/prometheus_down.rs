@@ -1,30 +1,26 @@
 //! Prometheus killed mid-rollout → the no-data policy (inconclusive) pauses the rollout;
 //! nothing is promoted on missing data.
 
-use rollgate_e2e::controller::{exit, is_pushed, Controller, GateSpec};
-use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
-use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::controller::{exit, is_pushed, GateSpec};
+use rollgate_e2e::scenario::CanaryScenario;
 use rollgate_e2e::E2eError;
 use std::time::Duration;
 
 #[test]
 fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
-    let Some(prometheus) = prometheus_or_skip("prometheus_down") else {
-        return Ok(());
-    };
-    let bins = Binaries::locate()?;
-    let mut scenario =
-        CanaryScenario::start(&bins, &prometheus, ModelBehaviour::healthy("v2"), 150.0)?;
-    let spec = scenario.write_spec(
-        &[(10.0, "4s"), (50.0, "8s"), (100.0, "")],
-        &[GateSpec::template(
+    let Some(mut scenario) = CanaryScenario::builder("prometheus_down")
+        .steps(&[(10.0, "4s"), (50.0, "8s"), (100.0, "")])
+        .gate(GateSpec::template(
             "error-rate",
             "error_rate",
             "< 0.02",
             "4s",
-        )],
-    )?;
-    let mut controller = Controller::start(&bins, &spec)?;
+        ))
+        .start()?
+    else {
+        return Ok(());
+    };
+    let mut controller = scenario.controller()?;
     // Healthy data moves the rollout to its second step; then the metrics source disappears.
     controller.wait_event("push of 50 %", Duration::from_secs(30), |e| {
         is_pushed(e, 5000)
@@ -46,9 +42,8 @@ fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
         Some(5000),
         "the filter never served more than the step reached before the outage"
     );
-    let current = scenario.proxy.config_dump()?;
     assert_eq!(
-        rollgate_e2e::stack::variant_weight(&current, rollgate_e2e::scenario::EXPERIMENT, "canary"),
+        scenario.served_canary_weight()?,
         Some(5000),
         "paused at the step's weight"
     );

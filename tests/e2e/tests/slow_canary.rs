@@ -1,30 +1,31 @@
 //! Slow canary (300 ms answers) → rolled back by the p99 latency gate.
 
-use rollgate_e2e::controller::{exit, Controller, GateSpec};
-use rollgate_e2e::scenario::{prometheus_or_skip, CanaryScenario};
-use rollgate_e2e::stack::{Binaries, ModelBehaviour};
+use rollgate_e2e::controller::{exit, GateSpec};
+use rollgate_e2e::scenario::CanaryScenario;
+use rollgate_e2e::stack::ModelBehaviour;
 use rollgate_e2e::E2eError;
 use std::time::Duration;
 
 #[test]
 fn slow_canary_is_rolled_back_by_the_latency_gate() -> Result<(), E2eError> {
-    let Some(prometheus) = prometheus_or_skip("slow_canary") else {
+    let Some(scenario) = CanaryScenario::builder("slow_canary")
+        .canary(ModelBehaviour {
+            latency_ms: 300,
+            ..ModelBehaviour::healthy("v2")
+        })
+        .steps(&[(10.0, "30s"), (100.0, "")])
+        .gate(GateSpec::template(
+            "error-rate",
+            "error_rate",
+            "< 0.02",
+            "4s",
+        ))
+        .gate(GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"))
+        .start()?
+    else {
         return Ok(());
     };
-    let bins = Binaries::locate()?;
-    let canary = ModelBehaviour {
-        latency_ms: 300,
-        ..ModelBehaviour::healthy("v2")
-    };
-    let scenario = CanaryScenario::start(&bins, &prometheus, canary, 150.0)?;
-    let spec = scenario.write_spec(
-        &[(10.0, "30s"), (100.0, "")],
-        &[
-            GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"),
-            GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"),
-        ],
-    )?;
-    let mut controller = Controller::start(&bins, &spec)?;
+    let mut controller = scenario.controller()?;
     let (code, result) = controller.wait_result(Duration::from_secs(40))?;
     assert_eq!(
         code,
