@@ -83,7 +83,7 @@ test: wasm prometheus chromium envoy
 bench: wasm
 	$(CARGO) bench -p rollgate-benches
 
-## demo: a real rollout on loopback: dev proxy + real .wasm + Prometheus + controller, then a report
+## demo: a real rollout on loopback: real Envoy + the .wasm (ECDS) + Prometheus + controller, then a report
 demo: build prometheus envoy
 	bash scripts/demo.sh
 
