@@ -21,7 +21,7 @@
 //! use rollgate_e2e::envoy::{Behavior, Cluster, Envoy, EnvoyOptions, Request, Upstream};
 //! let stable = Upstream::start("stable", Behavior::default())?;
 //! let options = EnvoyOptions::new(vec![Cluster::new("stable", stable.addr())]);
-//! let config = rollgate_core::FilterConfig::from_json(br#"{"version":1}"#).expect("valid");
+//! let config = rollgate_e2e::envoy::filter_config(&serde_json::json!({ "version": 1 }))?;
 //! let envoy = Envoy::start(options, &config).await?;
 //! let reply = envoy.client()?.send(&Request::get("/").user("u1")).await?;
 //! assert_eq!(reply.upstream(), Some("stable"));
@@ -42,3 +42,15 @@ pub use client::{Client, Reply, Request};
 pub use instance::{EcdsCounters, Envoy, PushOutcome};
 pub use stats::{PromScrape, Series, Stats};
 pub use upstream::{Behavior, Recorded, Upstream};
+
+/// The routing core's config type and bucket formula, re-exported so the tests name the core
+/// crate in one place.
+pub use rollgate_core::{bucket, FilterConfig};
+
+/// Parses a filter config given as JSON (with the filter's own parser and validation).
+pub fn filter_config(value: &serde_json::Value) -> Result<FilterConfig, crate::E2eError> {
+    FilterConfig::from_json(value.to_string().as_bytes()).map_err(|err| crate::E2eError::Protocol {
+        what: "parsing a test filter config".to_string(),
+        why: err.to_string(),
+    })
+}
