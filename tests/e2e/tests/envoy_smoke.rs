@@ -1,9 +1,9 @@
 //! Smoke test of the Envoy fixture: real Envoy loads the `.wasm` through ECDS, routes users
 //! by the bucket formula, applies a pushed config, refuses a bad one and exports metrics.
 
+use rollgate_core::FilterConfig;
 use rollgate_e2e::envoy::{Behavior, Cluster, Envoy, EnvoyOptions, PushOutcome, Request, Upstream};
 use rollgate_e2e::E2eError;
-use rollgate_core::FilterConfig;
 
 fn config(canary: u32) -> Result<FilterConfig, E2eError> {
     let json = serde_json::json!({
