@@ -15,8 +15,8 @@ fn render_matches_the_ecds_file_before_and_after_a_run() {
     let file = rollgate_core::ecds::parse_plugin_config_file(&text)
         .expect("an ECDS file and nothing else");
     assert_eq!(file.version_info.as_deref(), Some("0"));
-    let config = rollgate_core::config::FilterConfig::from_json(file.config_json.as_bytes())
-        .expect("valid");
+    let config =
+        rollgate_core::config::FilterConfig::from_json(file.config_json.as_bytes()).expect("valid");
     let base =
         rollgate_core::config::FilterConfig::from_json(BASE_CONFIG.as_bytes()).expect("valid");
     assert_eq!(

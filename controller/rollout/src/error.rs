@@ -37,6 +37,9 @@ pub enum RolloutError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another controller is running this rollout (its state is locked or leased).
+    #[error("{0}")]
+    Locked(String),
     /// The Kubernetes API refused or failed a request.
     #[error("kubernetes: {0}")]
     Kubernetes(String),

@@ -107,6 +107,7 @@ mod tests {
             detail: None,
             srm: None,
             samples: None,
+            query_failed: false,
         };
         state.gates.insert(
             "err".into(),

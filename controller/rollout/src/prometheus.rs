@@ -2,7 +2,9 @@
 //! Prometheus that is down, slow or answers garbage gives [`QueryResult::Failed`], which gates
 //! treat as no data. Response parsing is pure ([`parse_query_response`]).
 
+use crate::error::RolloutError;
 use crate::gates::QueryResult;
+use crate::spec::{PrometheusTarget, SourceAuth};
 use serde::Deserialize;
 use std::future::Future;
 use std::time::Duration;
@@ -41,7 +43,7 @@ impl<Q: QuerySource + Sync> QuerySource for Result<Q, String> {
     }
 }
 
-/// A Prometheus server.
+/// A Prometheus-compatible query API (Prometheus, Thanos, Mimir, Cortex, ...).
 #[derive(Debug, Clone)]
 pub struct PrometheusClient {
     base_url: String,
@@ -49,14 +51,68 @@ pub struct PrometheusClient {
 }
 
 impl PrometheusClient {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:9090`) with a per-query timeout.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+    /// A client for plain-http `base_url` (e.g. `http://127.0.0.1:9090`) with a per-query
+    /// timeout.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, RolloutError> {
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        Self::from_target(&PrometheusTarget::plain(base_url, timeout_ms))
+    }
+
+    /// A client with every setting of `spec.prometheus`: https with its CA file, bearer token
+    /// or basic auth read now from their file or environment variable, extra headers, the
+    /// query timeout. Errors name the source and the setting.
+    pub fn from_target(target: &PrometheusTarget) -> Result<Self, RolloutError> {
+        let source =
+            |what: String| RolloutError::Other(format!("Prometheus source {}: {what}", target.url));
+        let timeout = Duration::from_millis(target.timeout_ms);
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &target.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| source(format!("header {name}: {e}")))?;
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|e| source(format!("header {name}: {e}")))?;
+            headers.insert(name, value);
+        }
+        let authorization = match &target.auth {
+            SourceAuth::None => None,
+            SourceAuth::Bearer(token) => {
+                let token = token
+                    .read()
+                    .map_err(|e| source(format!("bearer_token: {e}")))?;
+                Some(format!("Bearer {token}"))
+            }
+            SourceAuth::Basic { username, password } => {
+                let password = password
+                    .read()
+                    .map_err(|e| source(format!("basic_auth.password: {e}")))?;
+                Some(format!(
+                    "Basic {}",
+                    base64_encode(format!("{username}:{password}").as_bytes())
+                ))
+            }
+        };
+        if let Some(text) = authorization {
+            let mut value = http::HeaderValue::from_str(&text)
+                .map_err(|_| source("the credentials are not valid header text".to_string()))?;
+            value.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .build()?;
+            .default_headers(headers);
+        if let Some(path) = &target.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| source(format!("reading ca_file {}: {e}", path.display())))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| source(format!("ca_file {}: {e}", path.display())))?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| source(format!("building the HTTP client: {e}")))?;
         Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: target.url.trim_end_matches('/').to_string(),
             http,
         })
     }
@@ -68,23 +124,43 @@ impl QuerySource for PrometheusClient {
             .http
             .get(format!("{}/api/v1/query", self.base_url))
             .query(&[("query", promql)]);
+        let base = self.base_url.clone();
         async move {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(e) => {
                     return QueryResult::Failed(format!(
-                        "Prometheus unreachable: {}",
+                        "Prometheus {base} unreachable: {}",
                         describe_error(&e.without_url())
                     ))
                 }
             };
             let status = response.status();
+            if matches!(status.as_u16(), 401 | 403) {
+                return QueryResult::Failed(format!(
+                    "Prometheus {base} refused the credentials (HTTP {status}): check \
+                     spec.prometheus.basic_auth / bearer_token and the secret they read"
+                ));
+            }
             match response.text().await {
-                Ok(body) => parse_query_response(status.as_u16(), &body),
-                Err(e) => QueryResult::Failed(format!("reading the Prometheus answer: {e}")),
+                Ok(body) => match parse_query_response(status.as_u16(), &body) {
+                    QueryResult::Failed(why) => {
+                        QueryResult::Failed(format!("Prometheus {base}: {why}"))
+                    }
+                    other => other,
+                },
+                Err(e) => {
+                    QueryResult::Failed(format!("reading the answer of Prometheus {base}: {e}"))
+                }
             }
         }
     }
+}
+
+/// Standard base64 with padding (RFC 4648), for the basic-auth header.
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The error with its causes (reqwest's own message hides the root cause).
@@ -203,6 +279,72 @@ mod tests {
             parse_query_response(502, "<html>bad gateway"),
             QueryResult::Failed(_)
         ));
+    }
+
+    #[test]
+    fn basic_auth_is_base64_of_user_colon_password() {
+        // python3 -c "import base64; print(base64.b64encode(b'rollgate:s3cret!'))"
+        assert_eq!(
+            base64_encode(b"rollgate:s3cret!"),
+            "cm9sbGdhdGU6czNjcmV0IQ=="
+        );
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+        assert_eq!(base64_encode(b""), "");
+    }
+
+    /// A loopback server that answers `vector(1)` only with the expected headers.
+    async fn header_checking_server() -> String {
+        use axum::http::HeaderMap;
+        let app = axum::Router::new().route(
+            "/api/v1/query",
+            axum::routing::get(|headers: HeaderMap| async move {
+                let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                let ok = get("authorization") == Some("Bearer t0ken")
+                    && get("x-scope-orgid") == Some("tenant-a");
+                let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}"#;
+                if ok {
+                    (axum::http::StatusCode::OK, body)
+                } else {
+                    (axum::http::StatusCode::UNAUTHORIZED, "unauthorized")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn bearer_token_from_a_file_and_extra_headers_are_sent() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("token"), "t0ken\n").expect("token");
+        let url = header_checking_server().await;
+        let mut target = PrometheusTarget::plain(&url, 2_000);
+        target.headers = vec![("X-Scope-OrgID".into(), "tenant-a".into())];
+        target.auth = SourceAuth::Bearer(crate::spec::SecretRef::File(dir.path().join("token")));
+        let client = PrometheusClient::from_target(&target).expect("client");
+        assert_eq!(client.query("vector(1)").await, QueryResult::Value(1.0));
+        target.headers.clear();
+        let client = PrometheusClient::from_target(&target).expect("client");
+        match client.query("vector(1)").await {
+            QueryResult::Failed(why) => assert!(
+                why.contains(&url) && why.contains("refused the credentials"),
+                "{why}"
+            ),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        target.auth = SourceAuth::Bearer(crate::spec::SecretRef::Env(
+            "ROLLGATE_TEST_UNSET_TOKEN_VARIABLE".into(),
+        ));
+        let err = PrometheusClient::from_target(&target).expect_err("no secret");
+        let text = err.to_string();
+        assert!(
+            text.contains(&url) && text.contains("ROLLGATE_TEST_UNSET_TOKEN_VARIABLE is not set"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

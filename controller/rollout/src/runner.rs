@@ -52,7 +52,8 @@ pub struct RunOptions {
     pub hold_when_paused: bool,
 }
 
-/// Runs `rollout` until it is promoted, rolled back, or paused (unless holding).
+/// Runs `rollout` until it is promoted, rolled back, or paused (unless holding). Refuses to
+/// start while another controller holds the rollout's state ([`Sink::lock`]).
 pub async fn run<Q: QuerySource>(
     rollout: &Rollout,
     sink: &Sink,
@@ -61,6 +62,8 @@ pub async fn run<Q: QuerySource>(
     observer: &mut dyn Observer,
     options: &RunOptions,
 ) -> Result<Outcome, RolloutError> {
+    // One controller per state, held until this function returns (or the process dies).
+    let _lock = sink.lock()?;
     let mut state = match sink.load_state().await? {
         Some(state) if state.rollout != rollout.name => {
             return Err(RolloutError::State {

@@ -77,10 +77,7 @@ async fn run_async(
 ) -> anyhow::Result<ExitCode> {
     let sink = Sink::open(&rollout).await?;
     let prometheus = match &rollout.prometheus {
-        Some(p) => Some(
-            PrometheusClient::new(&p.url, Duration::from_millis(p.timeout_ms))
-                .context("building the HTTP client")?,
-        ),
+        Some(p) => Some(PrometheusClient::from_target(p)?),
         None => None,
     };
     let metrics = Arc::new(Mutex::new(String::new()));

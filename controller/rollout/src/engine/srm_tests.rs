@@ -69,6 +69,7 @@ fn err(outcome: GateOutcome, value: f64) -> GateVerdict {
         detail: None,
         srm: None,
         samples: None,
+        query_failed: false,
     }
 }
 

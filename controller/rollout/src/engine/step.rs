@@ -283,6 +283,8 @@ impl Ctx<'_> {
             };
             let counts_as = match (verdict.outcome, gate.no_data) {
                 (GateOutcome::NoData, _) if pause_running => None,
+                // A failed query is never judged: no policy makes it a pass or a failure.
+                (GateOutcome::NoData, _) if verdict.query_failed => Some(GateOutcome::NoData),
                 (GateOutcome::NoData, NoDataPolicy::Pass) => Some(GateOutcome::Pass),
                 (GateOutcome::NoData, NoDataPolicy::Fail) => Some(GateOutcome::Fail),
                 (outcome, _) => Some(outcome),

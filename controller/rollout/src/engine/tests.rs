@@ -60,6 +60,7 @@ fn verdict(gate: &str, outcome: GateOutcome, value: Option<f64>) -> GateVerdict 
         detail: None,
         srm: None,
         samples: None,
+        query_failed: false,
     }
 }
 
@@ -367,6 +368,28 @@ fn data_arriving_before_the_pause_ends_decides_as_usual() {
     let (state, actions) = step(&plan, state, fail(), T0 + 600);
     assert_eq!(pushes(&actions), vec![(0, 2)]);
     assert!(matches!(state.phase, Phase::RolledBack { .. }));
+}
+
+#[test]
+fn a_failed_query_is_never_judged_whatever_the_no_data_policy() {
+    for policy in [NoDataPolicy::Pass, NoDataPolicy::Fail] {
+        let plan = plan_with(vec![gate("err", 1, policy)]);
+        let state = at_step0(&plan);
+        let mut failed = verdict("err", GateOutcome::NoData, None);
+        failed.query_failed = true;
+        let (state, actions) = step(&plan, state, Input::GateResults(vec![failed]), T0 + 1_000);
+        assert!(pushes(&actions).is_empty(), "{policy:?}: {actions:?}");
+        assert!(
+            matches!(
+                &state.phase,
+                Phase::Paused {
+                    reason: PauseReason::Inconclusive { .. }
+                }
+            ),
+            "{policy:?}: {:?}",
+            state.phase
+        );
+    }
 }
 
 #[test]

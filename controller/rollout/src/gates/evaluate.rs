@@ -116,6 +116,11 @@ pub struct GateVerdict {
     /// Fewest samples of the measured variants over the window, when the gate counts them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u64>,
+    /// A query could not be run (source down, refused credentials, timeout): the check has
+    /// no data, and no `no_data` policy turns it into a pass or a failure; nothing is decided
+    /// on it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub query_failed: bool,
 }
 
 /// Every query result of one check of a gate ([`GateQueries`] answered).
@@ -147,7 +152,9 @@ pub fn evaluate_sampled(gate: &Gate, results: &GateResults) -> GateVerdict {
             Some(QueryResult::Value(_) | QueryResult::Empty(_)) => 0,
             Some(QueryResult::Failed(why)) => {
                 let detail = format!("{side} sample count: query failed ({why})");
-                return no_data(gate, detail, None);
+                let mut verdict = no_data(gate, detail, None);
+                verdict.query_failed = true;
+                return verdict;
             }
         };
         fewest = Some(fewest.map_or(count, |f| f.min(count)));
@@ -175,6 +182,7 @@ fn no_data(gate: &Gate, detail: String, samples: Option<u64>) -> GateVerdict {
         detail: Some(detail),
         srm: None,
         samples,
+        query_failed: false,
     }
 }
 
@@ -190,6 +198,8 @@ pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>)
         detail,
         srm: None,
         samples: None,
+        query_failed: matches!(canary, QueryResult::Failed(_))
+            || matches!(stable, Some(QueryResult::Failed(_))),
     };
     let measured = match (&gate.source, canary, stable) {
         (GateSource::Srm, _, _) => Err(

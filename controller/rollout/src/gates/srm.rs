@@ -85,6 +85,8 @@ pub fn evaluate_srm(
         detail,
         srm,
         samples: None,
+        query_failed: matches!(stable, QueryResult::Failed(_))
+            || matches!(canary, QueryResult::Failed(_)),
     };
     let counts = (count("stable", stable), count("canary", canary));
     let (stable_exposures, canary_exposures) = match counts {

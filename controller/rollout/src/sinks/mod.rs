@@ -5,11 +5,13 @@
 mod atomic;
 mod ecds_file;
 pub mod kubernetes;
+mod lock;
 mod state_file;
 
 pub use atomic::write_atomic;
 pub use ecds_file::EcdsFileSink;
 pub use kubernetes::KubernetesSink;
+pub use lock::{lock_path, StateLock};
 pub use state_file::StateFile;
 
 use crate::engine::{ControlRequest, RolloutState};
@@ -72,6 +74,18 @@ impl Sink {
                 state: state_file()?,
             },
         })
+    }
+
+    /// Takes the one-controller-per-state lock: the state file's lock for the file sinks
+    /// ([`StateLock`]). `None` for Kubernetes, where the state is the WasmPlugin's annotation
+    /// (use `rollgate run --leader-elect`'s Lease there).
+    pub fn lock(&self) -> Result<Option<StateLock>, RolloutError> {
+        match self {
+            Self::EcdsFile { state, .. } | Self::Stdout { state } => {
+                StateLock::acquire(state.path()).map(Some)
+            }
+            Self::Kubernetes(_) => Ok(None),
+        }
     }
 
     /// The persisted state, or `None` when the rollout never ran.

@@ -35,7 +35,9 @@ pub mod raw;
 mod validate;
 
 pub use load::{load_rollout, parse_rollout};
-pub use model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, Step};
+pub use model::{
+    default_steps, Plan, PrometheusTarget, Rollout, SecretRef, SinkTarget, SourceAuth, Step,
+};
 pub use validate::{
     resolve, validate, API_VERSION, DEFAULT_SCRAPE_INTERVAL_MS, DEFAULT_WASM_FILENAME, KIND,
     MIN_WINDOW_SCRAPES, SRM_TEMPLATE,

@@ -58,12 +58,70 @@ pub enum SinkTarget {
 /// Prometheus connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrometheusTarget {
-    /// Base URL without trailing slash.
+    /// Base URL without trailing slash (`http://` or `https://`).
     pub url: String,
+    /// CA certificate (PEM) trusted for https, besides none of the system's when set.
+    pub ca_file: Option<PathBuf>,
+    /// How requests authenticate.
+    pub auth: SourceAuth,
+    /// Extra headers sent with every query (e.g. `X-Scope-OrgID`).
+    pub headers: Vec<(String, String)>,
     /// Per-query timeout in milliseconds.
     pub timeout_ms: u64,
     /// Scrape interval of the proxies' metrics, in milliseconds (gate windows are at least 4 ×).
     pub scrape_interval_ms: u64,
+}
+
+/// Where a secret is read from when the client is built (never kept in the spec).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// The file's content, trailing whitespace trimmed.
+    File(PathBuf),
+    /// The environment variable's value.
+    Env(String),
+}
+
+/// How queries authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceAuth {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(SecretRef),
+    /// `Authorization: Basic ...`.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: SecretRef,
+    },
+}
+
+impl SecretRef {
+    /// Reads the secret; the error says where it was looked for, never its value.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Self::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end().to_string())
+                .map_err(|e| format!("reading the secret file {}: {e}", path.display())),
+            Self::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the environment variable {name} is not set")),
+        }
+    }
+}
+
+impl PrometheusTarget {
+    /// Plain http, no credentials, no extra headers.
+    pub fn plain(url: &str, timeout_ms: u64) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            ca_file: None,
+            auth: SourceAuth::None,
+            headers: Vec::new(),
+            timeout_ms,
+            scrape_interval_ms: super::DEFAULT_SCRAPE_INTERVAL_MS,
+        }
+    }
 }
 
 /// What the engine follows: the steps and the gates.

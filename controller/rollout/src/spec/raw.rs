@@ -102,12 +102,26 @@ pub struct RawKubernetesSink {
 #[serde(deny_unknown_fields)]
 pub struct RawStdoutSink {}
 
-/// `spec.prometheus`.
+/// `spec.prometheus`: any Prometheus-compatible query API (Prometheus, Thanos, Mimir,
+/// Cortex, VictoriaMetrics).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPrometheus {
-    /// Base URL, e.g. `http://127.0.0.1:9090`.
+    /// Base URL, `http://` or `https://`, e.g. `http://127.0.0.1:9090`.
     pub url: String,
+    /// PEM file of the CA that signed the server's certificate (https); default the system's
+    /// roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Bearer token, read from a file or an environment variable (never written in the spec).
+    #[serde(default)]
+    pub bearer_token: Option<RawSecret>,
+    /// HTTP basic auth; the password is read from a file or an environment variable.
+    #[serde(default)]
+    pub basic_auth: Option<RawBasicAuth>,
+    /// Extra request headers, e.g. `X-Scope-OrgID: tenant-a` for Mimir/Cortex/Thanos tenants.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
     /// Query timeout; default `5s`.
     #[serde(default)]
     pub timeout: Option<String>,
@@ -115,6 +129,29 @@ pub struct RawPrometheus {
     /// 4 × this, so `rate()` has enough samples.
     #[serde(default)]
     pub scrape_interval: Option<String>,
+}
+
+/// A secret's location: exactly one of `file` (its content, trailing newline trimmed) or
+/// `env` (an environment variable of the controller).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecret {
+    /// File holding the secret.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// Environment variable holding the secret.
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+/// `spec.prometheus.basic_auth`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    /// User name.
+    pub username: String,
+    /// Where the password is.
+    pub password: RawSecret,
 }
 
 /// One entry of `spec.steps`.

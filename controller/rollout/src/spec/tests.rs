@@ -336,3 +336,62 @@ fn window_and_sample_mistakes_name_the_field() {
     let gate = rollout.plan.gate("error-rate").expect("gate");
     assert_eq!(gate.min_samples, crate::gates::DEFAULT_MIN_SAMPLES);
 }
+
+#[test]
+fn secured_sources_read_secrets_from_files_or_env_and_mistakes_name_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let with = |prometheus: &str| {
+        SPEC.replace(
+            "prometheus: { url: http://127.0.0.1:9090 }",
+            &format!("prometheus: {prometheus}"),
+        )
+    };
+    let secured = with(
+        "{ url: 'https://mimir:8080/prometheus/', ca_file: ca.pem, basic_auth: { username: u, password: { env: PROM_PASSWORD } }, headers: { X-Scope-OrgID: team-a }, timeout: 3s }",
+    );
+    let rollout = parse_in(dir.path(), &secured).expect("valid");
+    let target = rollout.prometheus.expect("prometheus");
+    assert_eq!(target.url, "https://mimir:8080/prometheus");
+    assert_eq!(target.ca_file, Some(dir.path().join("ca.pem")));
+    assert_eq!(
+        target.auth,
+        SourceAuth::Basic {
+            username: "u".into(),
+            password: SecretRef::Env("PROM_PASSWORD".into())
+        }
+    );
+    assert_eq!(
+        (target.headers, target.timeout_ms),
+        (vec![("X-Scope-OrgID".to_string(), "team-a".to_string())], 3_000)
+    );
+    let cases = [
+        ("{ url: 'ftp://x' }", "spec.prometheus.url"),
+        ("{ url: 'http://x', ca_file: ca.pem }", "spec.prometheus.ca_file"),
+        (
+            "{ url: 'http://x', bearer_token: { file: t, env: T } }",
+            "spec.prometheus.bearer_token",
+        ),
+        (
+            "{ url: 'http://x', bearer_token: { file: t }, basic_auth: { username: u, password: { env: P } } }",
+            "spec.prometheus",
+        ),
+        (
+            "{ url: 'http://x', headers: { Authorization: 'Bearer abc' } }",
+            "spec.prometheus.headers.Authorization",
+        ),
+        (
+            "{ url: 'http://x', basic_auth: { username: u, password: 'in-clear' } }",
+            "spec.prometheus.basic_auth",
+        ),
+    ];
+    for (prometheus, field) in cases {
+        let text = with(prometheus);
+        let dir = tempfile::tempdir().expect("temp dir");
+        match parse_in(dir.path(), &text) {
+            Err(crate::RolloutError::Spec { field: got, .. }) => {
+                assert!(got.starts_with(field), "{prometheus}: {got}")
+            }
+            other => panic!("{prometheus}: expected a spec error, got {other:?}"),
+        }
+    }
+}

@@ -1,7 +1,9 @@
 //! From the raw YAML to a [`Rollout`]: every rule, with errors that name the field.
 
-use super::model::{default_steps, Plan, PrometheusTarget, Rollout, SinkTarget, Step};
-use super::raw::{RawGate, RawRollout, RawSink, RawStep};
+use super::model::{
+    default_steps, Plan, PrometheusTarget, Rollout, SecretRef, SinkTarget, SourceAuth, Step,
+};
+use super::raw::{RawGate, RawPrometheus, RawRollout, RawSecret, RawSink, RawStep};
 use crate::duration::{format_duration_ms, parse_duration_ms};
 use crate::error::RolloutError;
 use crate::gates::{
@@ -64,7 +66,7 @@ pub fn validate(
     let prometheus = spec
         .prometheus
         .as_ref()
-        .map(|p| validate_prometheus(&p.url, p.timeout.as_deref(), p.scrape_interval.as_deref()))
+        .map(|p| validate_prometheus(p, spec_dir))
         .transpose()?;
     let scrape_ms = prometheus
         .as_ref()
@@ -233,16 +235,63 @@ fn validate_sink(
 }
 
 fn validate_prometheus(
-    url: &str,
-    timeout: Option<&str>,
-    scrape_interval: Option<&str>,
+    raw: &RawPrometheus,
+    spec_dir: &Path,
 ) -> Result<PrometheusTarget, RolloutError> {
-    let url = url.trim().trim_end_matches('/');
-    if !url.starts_with("http://") {
+    let (timeout, scrape_interval) = (raw.timeout.as_deref(), raw.scrape_interval.as_deref());
+    let url = raw.url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(RolloutError::spec(
             "spec.prometheus.url",
-            format!("{url:?} must be an http:// URL (e.g. http://127.0.0.1:9090)"),
+            format!("{url:?} must be an http:// or https:// URL (e.g. http://127.0.0.1:9090)"),
         ));
+    }
+    if raw.ca_file.is_some() && !url.starts_with("https://") {
+        return Err(RolloutError::spec(
+            "spec.prometheus.ca_file",
+            "only with an https:// url",
+        ));
+    }
+    let auth = match (&raw.bearer_token, &raw.basic_auth) {
+        (Some(_), Some(_)) => {
+            return Err(RolloutError::spec(
+                "spec.prometheus",
+                "set at most one of bearer_token, basic_auth",
+            ))
+        }
+        (Some(token), None) => {
+            SourceAuth::Bearer(secret("spec.prometheus.bearer_token", token, spec_dir)?)
+        }
+        (None, Some(basic)) => {
+            non_empty("spec.prometheus.basic_auth.username", &basic.username)?;
+            SourceAuth::Basic {
+                username: basic.username.clone(),
+                password: secret(
+                    "spec.prometheus.basic_auth.password",
+                    &basic.password,
+                    spec_dir,
+                )?,
+            }
+        }
+        (None, None) => SourceAuth::None,
+    };
+    let mut headers = Vec::with_capacity(raw.headers.len());
+    for (name, value) in &raw.headers {
+        let field = format!("spec.prometheus.headers.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(RolloutError::spec(field, "not a valid HTTP header name"));
+        }
+        if name.eq_ignore_ascii_case("authorization") {
+            return Err(RolloutError::spec(
+                field,
+                "credentials never go in the spec in clear; use bearer_token or basic_auth \
+                 with a file or env",
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(RolloutError::spec(field, "not a valid HTTP header value"));
+        }
+        headers.push((name.clone(), value.clone()));
     }
     let timeout_ms = match timeout {
         Some(text) => duration("spec.prometheus.timeout", text)?,
@@ -266,9 +315,29 @@ fn validate_prometheus(
     }
     Ok(PrometheusTarget {
         url: url.to_string(),
+        ca_file: raw.ca_file.as_deref().map(|p| resolve(spec_dir, p)),
+        auth,
+        headers,
         timeout_ms,
         scrape_interval_ms,
     })
+}
+
+fn secret(field: &str, raw: &RawSecret, spec_dir: &Path) -> Result<SecretRef, RolloutError> {
+    match (&raw.file, &raw.env) {
+        (Some(file), None) => {
+            non_empty(&format!("{field}.file"), file)?;
+            Ok(SecretRef::File(resolve(spec_dir, file)))
+        }
+        (None, Some(env)) => {
+            non_empty(&format!("{field}.env"), env)?;
+            Ok(SecretRef::Env(env.clone()))
+        }
+        _ => Err(RolloutError::spec(
+            field,
+            "set exactly one of file, env (the secret itself never goes in the spec)",
+        )),
+    }
 }
 
 fn duration(field: &str, text: &str) -> Result<u64, RolloutError> {
