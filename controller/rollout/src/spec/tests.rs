@@ -362,7 +362,10 @@ fn secured_sources_read_secrets_from_files_or_env_and_mistakes_name_the_field() 
     );
     assert_eq!(
         (target.headers, target.timeout_ms),
-        (vec![("X-Scope-OrgID".to_string(), "team-a".to_string())], 3_000)
+        (
+            vec![("X-Scope-OrgID".to_string(), "team-a".to_string())],
+            3_000
+        )
     );
     let cases = [
         ("{ url: 'ftp://x' }", "spec.prometheus.url"),
