@@ -142,16 +142,16 @@ spec:
   prometheus: { url: "http://$PROM", timeout: 2s, scrape_interval: 1s }
   state_file: $WORK/$2
   steps:                      # seed 001's stages, minutes and hours compressed to seconds
-    - { weight: 1, pause: 4s }
-    - { weight: 5, pause: 4s }
+    - { weight: 1, pause: 5s }
+    - { weight: 5, pause: 5s }
     - { weight: 10, pause: 8s }
-    - { weight: 25, pause: 4s }
-    - { weight: 50, pause: 4s }
+    - { weight: 25, pause: 5s }
+    - { weight: 50, pause: 5s }
     - { weight: 100 }
-  gates:
-    - { name: error-rate, template: error_rate, condition: "< 0.01", interval: 4s, failure_limit: 2, no_data: inconclusive, min_samples: 8 }
-    - { name: p99, template: p99_latency_ms, condition: "< 250", interval: 4s, min_samples: 8 }
-    - { name: vs-stable, compare: error_rate, condition: "< 0.05", interval: 4s, min_samples: 8 }
+  gates:                      # min_samples 4: at 1 % of $RPS req/s a 5 s window holds ~$((RPS / 20)) canary responses
+    - { name: error-rate, template: error_rate, condition: "< 0.01", interval: 5s, failure_limit: 2, no_data: inconclusive, min_samples: 4 }
+    - { name: p99, template: p99_latency_ms, condition: "< 250", interval: 5s, min_samples: 4 }
+    - { name: vs-stable, compare: error_rate, condition: "< 0.05", interval: 5s, min_samples: 4 }
 EOF
 }
 
