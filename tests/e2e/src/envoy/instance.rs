@@ -301,7 +301,9 @@ impl Envoy {
             let now = self.ecds_counters().await?;
             let refused = now.rejected > before.rejected || now.fail > before.fail;
             let accepted = now.success > before.success;
-            if now.reload > before.reload && (refused || accepted) {
+            // A file Envoy cannot even read fails without a worker update (no reload).
+            let unreadable = now.fail > before.fail && now.rejected == before.rejected;
+            if unreadable || (now.reload > before.reload && (refused || accepted)) {
                 return Ok(if refused {
                     PushOutcome::Rejected
                 } else {
