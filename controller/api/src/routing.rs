@@ -9,7 +9,7 @@ use crate::types::ab::{AbOutcome, AbStatus, AbTest};
 use crate::types::deploy::{CanaryDoc, Shadow};
 use rollgate_core::config::{
     CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, ShadowConfig, Variant,
-    CONFIG_VERSION, TOTAL_WEIGHT,
+    DEFAULT_FORCE_HEADER, TOTAL_WEIGHT,
 };
 
 /// Everything stored about one service of one tenant.
@@ -73,7 +73,7 @@ fn routed_experiment(
                 weight: *weight,
             })
             .collect(),
-        force_header: Some("x-rollgate-force".to_string()),
+        force_header: Some(DEFAULT_FORCE_HEADER.to_string()),
         shadow: None,
         guard: None,
         layer: None,
@@ -201,10 +201,7 @@ pub fn build_config(service: &str, snapshot: &ServiceSnapshot) -> FilterConfig {
         (None, None) => {}
     }
     FilterConfig {
-        version: CONFIG_VERSION,
-        unit: Default::default(),
-        route_header: "x-rollgate-cluster".to_string(),
-        variant_header: "x-rollgate-variant".to_string(),
         experiments,
+        ..FilterConfig::default()
     }
 }

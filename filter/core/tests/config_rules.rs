@@ -310,7 +310,8 @@ fn every_rule_refuses_with_its_own_path_and_message() {
 fn syntax_errors_name_line_and_column_or_path() {
     let cases: [(&str, &str, &str); 7] = [
         ("{\"version\": 1, \"bogus\": true}", "bogus", "unknown field `bogus`"),
-        ("{\"version\": \"one\"}", "version", "invalid type: string, expected an integer"),
+        // serde quotes the value it refused
+        ("{\"version\": \"one\"}", "version", "invalid type: string \"one\", expected an integer"),
         ("{\"version\": 1,\n \"experiments\": [", "line 2, column", "EOF"),
         ("{\"version\": 1, \"experiments\": [{\"id\": \"a\", \"kind\": \"blue\"}]}", "experiments[0].kind", "unknown variant `blue`"),
         ("{\"version\": 1, \"experiments\": [{\"id\": \"a\", \"kind\": \"ab\", \"salt\": \"s\"}]}", "experiments[0].variants", "missing field `variants`"),
@@ -328,9 +329,9 @@ fn syntax_errors_name_line_and_column_or_path() {
     }
 }
 
-/// The hand-written conversion and the serde derive agree on every config the tests use.
+/// What the derive writes, the parser reads back unchanged (one schema both ways).
 #[test]
-fn parse_agrees_with_the_serde_derive() {
+fn what_is_written_reads_back_unchanged() {
     let mut samples = vec![
         base_config(),
         json!({"version": 1}),
@@ -346,18 +347,76 @@ fn parse_agrees_with_the_serde_derive() {
     }
     samples.push(minimal);
     for sample in samples {
-        let ours = parse(&sample).unwrap_or_else(|e| panic!("{e}"));
-        let derived: rollgate_core::FilterConfig =
-            serde_json::from_value(sample.clone()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ours, derived);
-        // and what the derive writes, we read back unchanged
-        let written = serde_json::to_vec(&derived).unwrap_or_default();
+        let parsed = parse(&sample).unwrap_or_else(|e| panic!("{e}"));
+        let written = serde_json::to_vec(&parsed).unwrap_or_default();
         assert_eq!(
             rollgate_core::FilterConfig::from_json(&written).ok(),
-            Some(derived)
+            Some(parsed)
         );
-        let reread: Option<rollgate_core::FilterConfig> = serde_json::from_slice(&written).ok();
-        assert_eq!(reread.as_ref(), Some(&ours));
+    }
+}
+
+/// `{"version": 1}` reads as `FilterConfig::default()`: the defaults live in one place.
+#[test]
+fn the_minimal_config_is_the_default() {
+    let parsed = parse(&json!({"version": 1})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed, rollgate_core::FilterConfig::default());
+    assert_eq!(
+        parsed.route_header,
+        rollgate_core::config::DEFAULT_ROUTE_HEADER
+    );
+    assert_eq!(
+        parsed.unit.header.as_deref(),
+        Some(rollgate_core::config::DEFAULT_UNIT_HEADER)
+    );
+}
+
+/// serde's derive would read a struct from an array by position; the contract is objects.
+#[test]
+fn arrays_are_refused_where_objects_are_due() {
+    let cases = [
+        (json!([1]), "(top level)"),
+        (json!({"version": 1, "unit": ["x-user-id"]}), "unit"),
+        (
+            json!({"version": 1, "experiments": [{"id": "a", "kind": "ab", "salt": "s",
+                "variants": [["a", "c", 10000]]}]}),
+            "experiments[0].variants[0]",
+        ),
+    ];
+    for (config, expected) in cases {
+        match rollgate_core::FilterConfig::from_json(config.to_string().as_bytes()) {
+            Err(ConfigError::Syntax { path, message }) => {
+                assert_eq!(path, expected, "{message}");
+                assert!(message.contains("expected an object"), "{message}");
+            }
+            other => panic!("{config}: expected a syntax error, got {other:?}"),
+        }
+    }
+}
+
+/// Shape errors deep in the document name the full JSON path.
+#[test]
+fn shape_errors_name_the_full_json_path() {
+    let mut config = base_config();
+    if let Some(list) = config["experiments"].as_array_mut() {
+        list.push(common::experiment("second", "s2", &[5000, 5000]));
+    }
+    config["experiments"][1]["variants"][0]["weight"] = json!("half");
+    match rollgate_core::FilterConfig::from_json(config.to_string().as_bytes()) {
+        Err(ConfigError::Syntax { path, message }) => {
+            assert_eq!(path, "experiments[1].variants[0].weight", "{message}");
+            assert!(message.contains("expected an integer"), "{message}");
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    config["experiments"][1]["variants"][0]["weight"] = json!(5000);
+    config["experiments"][1]["variants"][0]["wieght"] = json!(5000);
+    match rollgate_core::FilterConfig::from_json(config.to_string().as_bytes()) {
+        Err(ConfigError::Syntax { path, message }) => {
+            assert!(path.starts_with("experiments[1].variants[0]"), "{path}");
+            assert!(message.contains("unknown field `wieght`"), "{message}");
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
     }
 }
 

@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rollgate_core::config::{
-    Experiment, ExperimentKind, FilterConfig, MatchRule, Variant, CONFIG_VERSION, TOTAL_WEIGHT,
+    Experiment, ExperimentKind, FilterConfig, MatchRule, Variant, TOTAL_WEIGHT,
 };
 use rollgate_rollout::engine::{ControlRequest, Input, ManualAction, Phase, RolloutState};
 use rollgate_rollout::spec::raw::{RawMetadata, RawRollout, RawSink, RawSpec, RawStdoutSink};
@@ -25,10 +25,6 @@ use rollgate_rollout::RolloutError;
 
 fn base_config(canary_id: &str, service: &str, stable: &str, canary: &str) -> FilterConfig {
     FilterConfig {
-        version: CONFIG_VERSION,
-        unit: Default::default(),
-        route_header: "x-rollgate-cluster".into(),
-        variant_header: "x-rollgate-variant".into(),
         experiments: vec![Experiment {
             id: canary_id.into(),
             kind: ExperimentKind::Canary,
@@ -55,6 +51,7 @@ fn base_config(canary_id: &str, service: &str, stable: &str, canary: &str) -> Fi
             layer: None,
             unit_kind: Default::default(),
         }],
+        ..FilterConfig::default()
     }
 }
 

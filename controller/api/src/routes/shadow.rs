@@ -13,6 +13,7 @@ use crate::validate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use rollgate_core::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_SHADOW_TIMEOUT_MS};
 
 /// Start a shadow deployment: a sample of the service's traffic is copied to the shadow version.
 #[utoipa::path(post, path = "/api/v1/shadow", request_body = ShadowCreate, tag = "shadow",
@@ -60,8 +61,8 @@ pub async fn start(
         primary_cluster,
         shadow_cluster,
         sample: body.sample,
-        timeout_ms: body.timeout_ms.unwrap_or(1_000),
-        max_body_bytes: body.max_body_bytes.unwrap_or(1_048_576),
+        timeout_ms: body.timeout_ms.unwrap_or(DEFAULT_SHADOW_TIMEOUT_MS),
+        max_body_bytes: body.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         compare: body.compare,
         active: true,
         created_at: format_rfc3339(now_ms()),

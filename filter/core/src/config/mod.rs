@@ -1,8 +1,8 @@
 //! Filter configuration: the wire schema and its validation.
 
 mod error;
+mod json;
 mod names;
-mod parse;
 pub mod schema;
 pub mod validate;
 

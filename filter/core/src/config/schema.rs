@@ -13,6 +13,24 @@ pub const CONFIG_VERSION: u32 = 1;
 /// Total of all variant weights of an experiment, in basis points (100 % = 10,000).
 pub const TOTAL_WEIGHT: u32 = 10_000;
 
+/// Default of `unit.header`: the request header holding the user id.
+pub const DEFAULT_UNIT_HEADER: &str = "x-user-id";
+
+/// Default of `route_header`: set to the chosen cluster (Envoy `cluster_header` routes).
+pub const DEFAULT_ROUTE_HEADER: &str = "x-rollgate-cluster";
+
+/// Default of `variant_header`: set to the chosen variant name (Istio header match).
+pub const DEFAULT_VARIANT_HEADER: &str = "x-rollgate-variant";
+
+/// The conventional `force_header` (forcing is off unless an experiment names a header).
+pub const DEFAULT_FORCE_HEADER: &str = "x-rollgate-force";
+
+/// Default of `shadow.timeout_ms`.
+pub const DEFAULT_SHADOW_TIMEOUT_MS: u32 = 1000;
+
+/// Default of `shadow.max_body_bytes` (1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: u32 = 1_048_576;
+
 /// The whole plugin configuration, as found in `WasmPlugin.spec.pluginConfig` or the ECDS
 /// `configuration` string value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,34 +226,34 @@ pub struct LayerConfig {
 }
 
 fn default_unit_header() -> Option<String> {
-    Some("x-user-id".to_string())
+    Some(DEFAULT_UNIT_HEADER.to_string())
 }
 fn default_route_header() -> String {
-    "x-rollgate-cluster".to_string()
+    DEFAULT_ROUTE_HEADER.to_string()
 }
 fn default_variant_header() -> String {
-    "x-rollgate-variant".to_string()
+    DEFAULT_VARIANT_HEADER.to_string()
 }
 fn default_shadow_timeout_ms() -> u32 {
-    1000
+    DEFAULT_SHADOW_TIMEOUT_MS
 }
 fn default_max_body_bytes() -> u32 {
-    1_048_576
+    DEFAULT_MAX_BODY_BYTES
 }
 fn is_default_unit_kind(kind: &UnitKind) -> bool {
     *kind == UnitKind::User
 }
 
-impl FilterConfig {
-    /// Defaults of `route_header` and `variant_header`, in that order.
-    pub fn default_headers() -> (String, String) {
-        (default_route_header(), default_variant_header())
-    }
-}
-
-impl ShadowConfig {
-    /// Defaults of `timeout_ms` and `max_body_bytes`, in that order.
-    pub fn defaults() -> (u32, u32) {
-        (default_shadow_timeout_ms(), default_max_body_bytes())
+/// The configuration `{"version": 1}` reads as: current version, default unit and headers, no
+/// experiments. Builders start from it (`FilterConfig { experiments, ..Default::default() }`).
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            unit: UnitSource::default(),
+            route_header: default_route_header(),
+            variant_header: default_variant_header(),
+            experiments: Vec::new(),
+        }
     }
 }

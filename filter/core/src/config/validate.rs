@@ -26,12 +26,7 @@ impl FilterConfig {
     /// [`ConfigError::Syntax`] with the JSON path; rule violations as [`ConfigError::Invalid`]
     /// with the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, ConfigError> {
-        let document: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
-                path: format!("line {}, column {}", err.line(), err.column()),
-                message: err.to_string(),
-            })?;
-        let config = super::parse::filter_config(&document)?;
+        let config = super::json::from_slice(bytes)?;
         config.validate()?;
         Ok(config)
     }
