@@ -3,7 +3,7 @@
 
 CARGO     ?= cargo
 WASM      := target/wasm32-wasip1/release/rollgate_filter.wasm
-WASM_MAX  := 153600
+WASM_MAX  := 327680
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -23,7 +23,7 @@ wasm: wasm-target binaryen
 	else echo "WARNING: wasm-opt not found: the .wasm is not size-optimised"; fi
 	@size=$$(stat -c %s $(WASM)); echo "$(WASM): $$size bytes (budget $(WASM_MAX))"; \
 	  if [ $$size -gt $(WASM_MAX) ]; then \
-	    echo "WARNING: $(WASM) is over the 150 KiB budget"; [ -z "$(WASM_STRICT)" ] || exit 1; fi
+	    echo "WARNING: $(WASM) is over the $(WASM_MAX)-byte budget (a warning, not a goal)"; [ -z "$(WASM_STRICT)" ] || exit 1; fi
 
 ## binaryen: install Debian's binaryen (wasm-opt) when missing; never fatal
 binaryen:
@@ -92,9 +92,10 @@ manifests: build prometheus
 	$(CARGO) test -p rollgate --test manifests_render --test manifests_envoy --test manifests_istio --test manifests_prometheus
 
 ## lint: formatting and clippy, as CI-grade checks
-lint:
+lint: wasm-target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p rollgate-filter --target wasm32-wasip1 -- -D warnings
 
 ## fuzz-tools: install cargo-fuzz when missing (needs the nightly toolchain)
 .PHONY: fuzz-tools fuzz fuzz-smoke soak
