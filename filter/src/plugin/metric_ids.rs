@@ -2,7 +2,9 @@
 
 use super::abi::types::MetricType;
 use super::host::define;
-use rollgate_core::metrics::{self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT};
+use rollgate_core::metrics::{
+    self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT,
+};
 use rollgate_core::routing::RoutingTable;
 
 /// Status classes in label order; index with [`class_index`].
