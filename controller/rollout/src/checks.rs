@@ -1,10 +1,15 @@
 //! Running a step's gates: render their queries, ask the [`QuerySource`], judge the results.
 
 use crate::engine::{RolloutState, UnixMillis};
+use crate::gates::sequential::{
+    evaluate_sequential, SequentialResults, SequentialSettings, SEQUENTIAL_ERRORS_QUERY,
+    SEQUENTIAL_RESPONSES_QUERY,
+};
 use crate::gates::{
     evaluate_sampled, evaluate_srm, srm_window_ms, Gate, GateQueries, GateResults, GateSource,
     GateVerdict, QueryResult,
 };
+use crate::gates::{render_query, QueryVars};
 use crate::prometheus::QuerySource;
 use crate::spec::{Plan, Rollout};
 
@@ -68,6 +73,9 @@ pub async fn check_plan_gates<Q: QuerySource>(
     for gate in names.iter().filter_map(|name| plan.gate(name)) {
         let verdict = match gate.source {
             GateSource::Srm => check_srm(target, source, gate, state, now).await,
+            GateSource::Sequential(settings) => {
+                check_sequential(target, source, gate, &settings, state, now).await
+            }
             _ => check_one(target, source, gate).await,
         };
         verdicts.push(verdict);
@@ -112,6 +120,64 @@ async fn optional<Q: QuerySource>(source: &Q, query: Option<&str>) -> Option<Que
         Some(q) => Some(source.query(q).await),
         None => None,
     }
+}
+
+/// Errors and responses of both variants since the current weight was pushed (or the rollout
+/// resumed), judged by the mSPRT.
+async fn check_sequential<Q: QuerySource>(
+    target: &GateTarget<'_>,
+    source: &Q,
+    gate: &Gate,
+    settings: &SequentialSettings,
+    state: &RolloutState,
+    now: UnixMillis,
+) -> GateVerdict {
+    let missing = |why: String| SequentialResults {
+        stable_errors: QueryResult::Empty(why.clone()),
+        stable_total: QueryResult::Empty(why.clone()),
+        canary_errors: QueryResult::Empty(why.clone()),
+        canary_total: QueryResult::Empty(why),
+    };
+    let Some(window_ms) = srm_window_ms(state.observed_since_ms(), now, gate.interval_ms) else {
+        let why = "the step's weight was pushed (or resumed) less than 1s ago".to_string();
+        return evaluate_sequential(gate, settings, &missing(why));
+    };
+    let interval = crate::duration::format_duration_ms(window_ms);
+    let query = |template: &str, variant: &str| {
+        render_query(
+            template,
+            &QueryVars {
+                experiment: target.experiment,
+                variant,
+                namespace: target.namespace,
+                interval: &interval,
+            },
+        )
+    };
+    let mut results = Vec::with_capacity(4);
+    for (template, variant) in [
+        (SEQUENTIAL_ERRORS_QUERY, target.stable),
+        (SEQUENTIAL_RESPONSES_QUERY, target.stable),
+        (SEQUENTIAL_ERRORS_QUERY, target.canary),
+        (SEQUENTIAL_RESPONSES_QUERY, target.canary),
+    ] {
+        results.push(match query(template, variant) {
+            Ok(q) => source.query(&q).await,
+            Err(e) => QueryResult::Failed(e),
+        });
+    }
+    let mut it = results.into_iter();
+    let mut next = || {
+        it.next()
+            .unwrap_or(QueryResult::Empty("no result".to_string()))
+    };
+    let results = SequentialResults {
+        stable_errors: next(),
+        stable_total: next(),
+        canary_errors: next(),
+        canary_total: next(),
+    };
+    evaluate_sequential(gate, settings, &results)
 }
 
 /// Exposures of both variants since the current weight was pushed (or the rollout resumed),

@@ -271,6 +271,7 @@ impl Ctx<'_> {
         let mut failed_at_limit: Option<RollbackReason> = None;
         let mut all_passed = true;
         let mut inconclusive: Option<PauseReason> = None;
+        let mut conclusive_pass = false;
         // While the step's pause runs, no data means "keep collecting": no verdict, no
         // pause. Only once the pause has elapsed does the gate's no-data policy decide.
         let pause_running = self
@@ -300,6 +301,10 @@ impl Ctx<'_> {
             };
             match counts_as {
                 GateOutcome::Pass => status.consecutive_failures = 0,
+                GateOutcome::Advance => {
+                    status.consecutive_failures = 0;
+                    conclusive_pass = true;
+                }
                 GateOutcome::Fail => {
                     all_passed = false;
                     status.consecutive_failures += 1;
@@ -341,7 +346,8 @@ impl Ctx<'_> {
             .state
             .pause_until_ms
             .is_none_or(|until| self.now >= until);
-        if all_passed && pause_over {
+        // A conclusive pass (sequential non-inferiority) ends the pause early.
+        if all_passed && (pause_over || conclusive_pass) {
             self.advance();
             return;
         }

@@ -629,3 +629,36 @@ fn history_is_capped_dropping_old_gate_checks_first() {
         "decisions are kept"
     );
 }
+
+#[test]
+fn a_conclusive_pass_advances_before_the_pause_ends_unless_another_gate_is_still_collecting() {
+    let plan = plan_with(vec![
+        gate("seq", 1, NoDataPolicy::Inconclusive),
+        gate("err", 1, NoDataPolicy::Inconclusive),
+    ]);
+    let state = at_step0(&plan);
+    // another gate still collecting (no data mid-pause): hold
+    let (held, actions) = step(
+        &plan,
+        state.clone(),
+        Input::GateResults(vec![
+            verdict("seq", GateOutcome::Advance, Some(0.0)),
+            verdict("err", GateOutcome::NoData, None),
+        ]),
+        T0 + 500,
+    );
+    assert!(pushes(&actions).is_empty(), "{actions:?}");
+    assert_eq!(held.step, 0);
+    // every gate passed, one conclusively: the step ends at once, mid-pause
+    let (state, actions) = step(
+        &plan,
+        state,
+        Input::GateResults(vec![
+            verdict("seq", GateOutcome::Advance, Some(0.0)),
+            verdict("err", GateOutcome::Pass, Some(0.0)),
+        ]),
+        T0 + 500,
+    );
+    assert_eq!(pushes(&actions), vec![(5_000, 2)]);
+    assert_eq!(state.step, 1);
+}

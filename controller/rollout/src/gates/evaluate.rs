@@ -64,9 +64,10 @@ impl GateQueries {
             GateSource::Query(text) => (text.as_str(), false),
             GateSource::Compare(builtin) => (builtin.query(), true),
             GateSource::Srm => (SRM_EXPOSURES_QUERY, true),
+            GateSource::Sequential(_) => (super::sequential::SEQUENTIAL_RESPONSES_QUERY, true),
         };
         let samples = match &gate.source {
-            GateSource::Srm => None,
+            GateSource::Srm | GateSource::Sequential(_) => None,
             _ => gate.samples_template(),
         };
         let side = |text: Option<&str>, variant| text.map(|t| render_query(t, &vars(variant)));
@@ -92,6 +93,9 @@ pub enum GateOutcome {
     /// The data itself is not trustworthy (sample-ratio mismatch): no decision may be taken
     /// on it, the rollout pauses.
     Invalid,
+    /// Passed conclusively (the sequential gate's non-inferiority): counts as a pass, and the
+    /// step may advance before its pause has elapsed when every other gate passed too.
+    Advance,
 }
 
 /// The result of checking one gate once.
@@ -204,6 +208,11 @@ pub fn evaluate(gate: &Gate, canary: &QueryResult, stable: Option<&QueryResult>)
     let measured = match (&gate.source, canary, stable) {
         (GateSource::Srm, _, _) => Err(
             "the srm gate is judged against the pushed weights (gates::evaluate_srm)".to_string(),
+        ),
+        (GateSource::Sequential(_), _, _) => Err(
+            "the sequential gate is judged on counts since the step started \
+             (gates::sequential::evaluate_sequential)"
+                .to_string(),
         ),
         (GateSource::Compare(_), QueryResult::Value(c), Some(QueryResult::Value(s))) => Ok(c - s),
         (GateSource::Compare(_), QueryResult::Value(_), Some(other)) => {

@@ -33,6 +33,10 @@ pub enum GateSource {
     /// The built-in sample-ratio-mismatch check (`template: srm`): exposures of both variants
     /// against the pushed weights; a mismatch invalidates the step ([`evaluate_srm`]).
     Srm,
+    /// The sequential comparison (`sequential: error_rate`): canary vs stable error counts
+    /// since the step started, judged by an always-valid mSPRT against a tolerance
+    /// ([`sequential::evaluate_sequential`]): rollback, advance early or keep collecting.
+    Sequential(sequential::SequentialSettings),
 }
 
 /// What a gate result with no data (no series, NaN, Prometheus down) counts as.
@@ -107,7 +111,7 @@ impl Gate {
         match &self.source {
             GateSource::Template(_) | GateSource::Compare(_) => Some(SAMPLES_QUERY),
             GateSource::Query(_) => self.samples_query.as_deref(),
-            GateSource::Srm => None,
+            GateSource::Srm | GateSource::Sequential(_) => None,
         }
     }
 }

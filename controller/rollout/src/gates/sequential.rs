@@ -14,6 +14,7 @@
 //! excludes the tolerance keeps the chance of a wrong rollback at or under 1 − `confidence`
 //! however often the gate is checked. Pure: counts in, decision out.
 
+use super::{Gate, GateOutcome, GateVerdict, QueryResult};
 use rollgate_stats::sequential::{msprt, DEFAULT_N_STAR};
 use rollgate_stats::summary::ProportionCounts;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,9 @@ pub struct SequentialSettings {
     /// mSPRT tuning: the total responses (both variants) at which the sequence is tightest.
     pub n_star: f64,
 }
+
+// Validation keeps every field finite, so equality is reflexive.
+impl Eq for SequentialSettings {}
 
 impl Default for SequentialSettings {
     fn default() -> Self {
@@ -122,6 +126,102 @@ pub fn sequential_check(
         ci: Some(ci),
         p_value: Some(r.p_value),
         detail: None,
+    }
+}
+
+/// The four counts of one look: 5xx responses and responses of each variant since the step
+/// started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequentialResults {
+    /// Stable 5xx responses.
+    pub stable_errors: QueryResult,
+    /// Stable responses.
+    pub stable_total: QueryResult,
+    /// Canary 5xx responses.
+    pub canary_errors: QueryResult,
+    /// Canary responses.
+    pub canary_total: QueryResult,
+}
+
+fn count(what: &str, result: &QueryResult) -> Result<u64, String> {
+    match result {
+        QueryResult::Value(v) if *v > 0.0 => Ok(v.round() as u64),
+        // no series yet (e.g. no 5xx ever) counts as 0
+        QueryResult::Value(_) | QueryResult::Empty(_) => Ok(0),
+        QueryResult::Failed(why) => Err(format!("{what}: query failed ({why})")),
+    }
+}
+
+/// Judges the sequential gate: [`SequentialDecision::Rollback`] → fail,
+/// [`SequentialDecision::Advance`] → [`GateOutcome::Advance`], keep collecting → no data
+/// (which the engine treats as "keep collecting" while the step's pause runs). The verdict's
+/// value is canary minus stable error rate; its threshold the tolerance.
+pub fn evaluate_sequential(
+    gate: &Gate,
+    settings: &SequentialSettings,
+    results: &SequentialResults,
+) -> GateVerdict {
+    let verdict = |outcome, value, detail| GateVerdict {
+        gate: gate.name.clone(),
+        outcome,
+        value,
+        condition: gate.condition.to_string(),
+        threshold: settings.tolerance,
+        detail,
+        srm: None,
+        samples: None,
+        query_failed: false,
+    };
+    let counts = (|| {
+        let stable_total = count("stable responses", &results.stable_total)?;
+        let canary_total = count("canary responses", &results.canary_total)?;
+        Ok::<_, String>((
+            ProportionCounts {
+                successes: count("stable errors", &results.stable_errors)?.min(stable_total),
+                total: stable_total,
+            },
+            ProportionCounts {
+                successes: count("canary errors", &results.canary_errors)?.min(canary_total),
+                total: canary_total,
+            },
+        ))
+    })();
+    let (stable, canary) = match counts {
+        Ok(c) => c,
+        Err(why) => {
+            let mut failed = verdict(GateOutcome::NoData, None, Some(why));
+            failed.query_failed = true;
+            return failed;
+        }
+    };
+    let check = sequential_check(stable, canary, settings);
+    let evidence = format!(
+        "canary {}/{} vs stable {}/{} errors, always-valid CI {:?}, p {:?}",
+        canary.successes, canary.total, stable.successes, stable.total, check.ci, check.p_value
+    );
+    match check.decision {
+        SequentialDecision::Rollback => verdict(
+            GateOutcome::Fail,
+            Some(check.difference),
+            Some(format!(
+                "significantly worse than stable by more than the tolerance: {evidence}"
+            )),
+        ),
+        SequentialDecision::Advance => verdict(
+            GateOutcome::Advance,
+            Some(check.difference),
+            Some(format!(
+                "significantly not worse (non-inferior): {evidence}"
+            )),
+        ),
+        SequentialDecision::Continue => verdict(
+            GateOutcome::NoData,
+            None,
+            Some(format!(
+                "keep collecting: {}",
+                check.detail.unwrap_or(evidence)
+            )),
+        ),
     }
 }
 

@@ -184,6 +184,15 @@ pub struct RawGate {
     /// Built-in template compared canary minus stable.
     #[serde(default)]
     pub compare: Option<String>,
+    /// `error_rate`: the sequential comparison canary vs stable (mSPRT; `condition: "< tolerance"`).
+    #[serde(default)]
+    pub sequential: Option<String>,
+    /// Sequential gate: confidence of the sequence (default 0.95; 1 - it bounds false rollbacks).
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Sequential gate: responses (both variants) where the sequence is tightest (default 5000).
+    #[serde(default)]
+    pub n_star: Option<f64>,
     /// Pass condition, e.g. `< 0.01`; required except for `template: srm` (fixed p >= 0.001).
     #[serde(default)]
     pub condition: Option<String>,

@@ -398,3 +398,51 @@ fn secured_sources_read_secrets_from_files_or_env_and_mistakes_name_the_field() 
         }
     }
 }
+
+#[test]
+fn sequential_gate_parses_and_errors_name_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sequential = "compare: error_rate\n      condition: \"< 0.05\"";
+    let text = SPEC.replace(
+        sequential,
+        "sequential: error_rate\n      condition: \"< 0.005\"\n      confidence: 0.9\n      n_star: 2000",
+    );
+    let rollout = parse_in(dir.path(), &text).expect("valid");
+    let gate = rollout.plan.gate("vs-stable").expect("gate");
+    assert_eq!(
+        gate.source,
+        GateSource::Sequential(crate::gates::sequential::SequentialSettings {
+            tolerance: 0.005,
+            confidence: 0.9,
+            n_star: 2000.0
+        })
+    );
+    for (replacement, field) in [
+        (
+            "sequential: p99_latency_ms\n      condition: \"< 0.005\"",
+            "spec.gates[1].sequential",
+        ),
+        (
+            "sequential: error_rate\n      condition: \"> 0.005\"",
+            "spec.gates[1].condition",
+        ),
+        (
+            "sequential: error_rate\n      condition: \"< 0.005\"\n      confidence: 1.5",
+            "spec.gates[1].confidence",
+        ),
+        (
+            "sequential: error_rate\n      compare: error_rate\n      condition: \"< 0.005\"",
+            "spec.gates[1]",
+        ),
+        (
+            "compare: error_rate\n      condition: \"< 0.05\"\n      n_star: 10",
+            "spec.gates[1]",
+        ),
+    ] {
+        assert_eq!(
+            field_of(&SPEC.replace(sequential, replacement)),
+            field,
+            "{replacement}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use super::model::{
 use super::raw::{RawGate, RawPrometheus, RawRollout, RawSecret, RawSink, RawStep};
 use crate::duration::{format_duration_ms, parse_duration_ms};
 use crate::error::RolloutError;
+use crate::gates::sequential::SequentialSettings;
 use crate::gates::{
     render_query, BuiltinTemplate, CompareOp, Condition, Gate, GateQueries, GateSource,
     NoDataPolicy, QueryVars, DEFAULT_MIN_SAMPLES, MIN_SRM_EXPOSURES, SRM_P_THRESHOLD,
@@ -360,19 +361,28 @@ fn validate_gate(field: &str, raw: &RawGate, scrape_ms: u64) -> Result<Gate, Rol
             RolloutError::spec(format!("{field}.{sub}"), message)
         })
     };
-    let source = match (&raw.template, &raw.query, &raw.compare) {
-        (Some(t), None, None) if t == SRM_TEMPLATE => GateSource::Srm,
-        (Some(t), None, None) => GateSource::Template(builtin("template", t)?),
-        (None, Some(q), None) => {
-            non_empty(&format!("{field}.query"), q)?;
-            GateSource::Query(q.clone())
-        }
-        (None, None, Some(c)) => GateSource::Compare(builtin("compare", c)?),
-        _ => {
-            return Err(RolloutError::spec(
-                field,
-                "set exactly one of template, query, compare",
-            ));
+    let source = if let Some(metric) = &raw.sequential {
+        sequential_source(field, raw, metric)?
+    } else if raw.confidence.is_some() || raw.n_star.is_some() {
+        return Err(RolloutError::spec(
+            field,
+            "confidence and n_star belong to `sequential:` gates",
+        ));
+    } else {
+        match (&raw.template, &raw.query, &raw.compare) {
+            (Some(t), None, None) if t == SRM_TEMPLATE => GateSource::Srm,
+            (Some(t), None, None) => GateSource::Template(builtin("template", t)?),
+            (None, Some(q), None) => {
+                non_empty(&format!("{field}.query"), q)?;
+                GateSource::Query(q.clone())
+            }
+            (None, None, Some(c)) => GateSource::Compare(builtin("compare", c)?),
+            _ => {
+                return Err(RolloutError::spec(
+                    field,
+                    "set exactly one of template, query, compare, sequential",
+                ));
+            }
         }
     };
     let condition = match (&source, &raw.condition) {
@@ -500,12 +510,66 @@ fn validate_gate(field: &str, raw: &RawGate, scrape_ms: u64) -> Result<Gate, Rol
     })
 }
 
+/// `sequential: error_rate` with `condition: "< tolerance"` and optional `confidence`,
+/// `n_star`.
+fn sequential_source(field: &str, raw: &RawGate, metric: &str) -> Result<GateSource, RolloutError> {
+    if raw.template.is_some() || raw.query.is_some() || raw.compare.is_some() {
+        return Err(RolloutError::spec(
+            field,
+            "set exactly one of template, query, compare, sequential",
+        ));
+    }
+    if metric != "error_rate" {
+        return Err(RolloutError::spec(
+            format!("{field}.sequential"),
+            format!("{metric:?} is not supported; the sequential gate compares error_rate"),
+        ));
+    }
+    let condition_field = format!("{field}.condition");
+    let text = raw.condition.as_deref().ok_or_else(|| {
+        RolloutError::spec(
+            &condition_field,
+            "required: \"< tolerance\", e.g. \"< 0.005\"",
+        )
+    })?;
+    let condition = Condition::parse(text).map_err(|e| RolloutError::spec(&condition_field, e))?;
+    if condition.op != CompareOp::Less || condition.threshold < 0.0 {
+        return Err(RolloutError::spec(
+            condition_field,
+            "must be \"< tolerance\" with tolerance >= 0 (canary minus stable error rate)",
+        ));
+    }
+    let defaults = SequentialSettings::default();
+    let confidence = raw.confidence.unwrap_or(defaults.confidence);
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(RolloutError::spec(
+            format!("{field}.confidence"),
+            "must be strictly between 0 and 1 (e.g. 0.95)",
+        ));
+    }
+    let n_star = raw.n_star.unwrap_or(defaults.n_star);
+    if !(n_star.is_finite() && n_star > 0.0) {
+        return Err(RolloutError::spec(
+            format!("{field}.n_star"),
+            "must be a positive expected number of responses (both variants)",
+        ));
+    }
+    Ok(GateSource::Sequential(SequentialSettings {
+        tolerance: condition.threshold,
+        confidence,
+        n_star,
+    }))
+}
+
 fn all_gates(gates: &[Gate], canary_bp: u32) -> Vec<String> {
     // At 100 % there is no stable traffic left to compare with; a final pause still checks
     // the canary's own gates.
     gates
         .iter()
-        .filter(|g| canary_bp < TOTAL_WEIGHT || !matches!(g.source, GateSource::Compare(_)))
+        .filter(|g| {
+            canary_bp < TOTAL_WEIGHT
+                || !matches!(g.source, GateSource::Compare(_) | GateSource::Sequential(_))
+        })
         .map(|g| g.name.clone())
         .collect()
 }

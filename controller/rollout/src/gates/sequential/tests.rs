@@ -168,3 +168,38 @@ fn no_responses_or_no_errors_keep_collecting() {
     assert_eq!(check.decision, SequentialDecision::Continue);
     assert!(check.detail.unwrap_or_default().contains("no variance"));
 }
+
+#[test]
+fn verdicts_map_rollback_to_fail_non_inferiority_to_advance() {
+    use crate::gates::{Condition, Gate, GateSource, NoDataPolicy};
+    let s = settings(0.005);
+    let gate = Gate {
+        name: "seq".into(),
+        source: GateSource::Sequential(s),
+        condition: Condition::parse("< 0.005").expect("condition"),
+        interval_ms: 1_000,
+        window_ms: 0,
+        min_samples: 0,
+        samples_query: None,
+        failure_limit: 1,
+        no_data: NoDataPolicy::Inconclusive,
+    };
+    let results = |se: f64, st: f64, ce: f64, ct: f64| SequentialResults {
+        stable_errors: QueryResult::Value(se),
+        stable_total: QueryResult::Value(st),
+        canary_errors: QueryResult::Value(ce),
+        canary_total: QueryResult::Value(ct),
+    };
+    let v = evaluate_sequential(&gate, &s, &results(100.0, 10_000.0, 300.0, 10_000.0));
+    assert_eq!(v.outcome, GateOutcome::Fail, "{v:?}");
+    assert!((v.value.unwrap_or_default() - 0.02).abs() < 1e-12);
+    let v = evaluate_sequential(&gate, &s, &results(100.0, 10_000.0, 100.0, 10_000.0));
+    assert_eq!(v.outcome, GateOutcome::Advance, "{v:?}");
+    let v = evaluate_sequential(&gate, &s, &results(1.0, 100.0, 2.0, 100.0));
+    assert_eq!(v.outcome, GateOutcome::NoData, "{v:?}");
+    assert!(v.detail.unwrap_or_default().starts_with("keep collecting"));
+    let mut failed = results(1.0, 100.0, 2.0, 100.0);
+    failed.canary_total = QueryResult::Failed("down".into());
+    let v = evaluate_sequential(&gate, &s, &failed);
+    assert!(v.query_failed && v.outcome == GateOutcome::NoData, "{v:?}");
+}
