@@ -42,6 +42,24 @@ pub struct EcdsCounters {
     pub fail: u64,
 }
 
+/// Which bootstrap an Envoy runs.
+pub enum Bootstrap {
+    /// The fixture's bootstrap for these options (listener [`LISTENER`]).
+    Generated(Box<EnvoyOptions>),
+    /// A bootstrap file's text, made from the ECDS file path the instance uses (e.g.
+    /// `manifests/envoy/envoy.yaml` with its paths and ports substituted).
+    Given {
+        /// The bootstrap text for the instance's ECDS file path.
+        text: Box<dyn FnOnce(&Path) -> String + Send>,
+        /// Name of the listener whose port the client uses.
+        listener: String,
+        /// `--concurrency`.
+        concurrency: u32,
+        /// The `.wasm` the ECDS file names; default: the release filter.
+        wasm: Option<PathBuf>,
+    },
+}
+
 /// What became of a pushed config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {
@@ -78,6 +96,30 @@ impl Envoy {
     /// Starts Envoy for `options` with `initial` as the filter's first config (ECDS version 1),
     /// and waits until it is ready and the config is applied.
     pub async fn start(options: EnvoyOptions, initial: &FilterConfig) -> Result<Self, E2eError> {
+        let bootstrap = Bootstrap::Generated(Box::new(options));
+        Self::start_bootstrap(bootstrap, initial).await
+    }
+
+    /// Starts Envoy on `bootstrap` (generated, or a given file's text) with `initial` as the
+    /// filter's first config, and waits until it is ready.
+    pub async fn start_bootstrap(
+        bootstrap: Bootstrap,
+        initial: &FilterConfig,
+    ) -> Result<Self, E2eError> {
+        let (options, given) = match bootstrap {
+            Bootstrap::Generated(options) => (*options, None),
+            Bootstrap::Given {
+                text,
+                listener,
+                concurrency,
+                wasm,
+            } => {
+                let mut options = EnvoyOptions::new(Vec::new());
+                options.concurrency = concurrency;
+                options.wasm = wasm;
+                (options, Some((text, listener)))
+            }
+        };
         let binary = envoy_binary()?;
         let version = envoy_version(&binary)?;
         let wasm = match &options.wasm {
@@ -98,9 +140,19 @@ impl Envoy {
             what: "writing the first ECDS file".to_string(),
             why: err.to_string(),
         })?;
-        let bootstrap = render(&options, &BootstrapPaths { ecds_file })?;
-        let config_path = dir.path().join("envoy.json");
-        write(&config_path, &bootstrap.to_string())?;
+        let (config_path, listener_name) = match given {
+            None => {
+                let bootstrap = render(&options, &BootstrapPaths { ecds_file })?;
+                let path = dir.path().join("envoy.json");
+                write(&path, &bootstrap.to_string())?;
+                (path, LISTENER.to_string())
+            }
+            Some((text, listener)) => {
+                let path = dir.path().join("envoy.yaml");
+                write(&path, &text(&ecds_file))?;
+                (path, listener)
+            }
+        };
         let log = dir.path().join("envoy.log");
         let admin_path = dir.path().join("admin-address");
         let base_id = unique_base_id();
@@ -153,7 +205,7 @@ impl Envoy {
         };
         envoy.admin = envoy.wait_admin_address(&admin_path).await?;
         envoy.wait_ready().await?;
-        envoy.listener = envoy.listener_address().await?;
+        envoy.listener = envoy.listener_address(&listener_name).await?;
         Ok(envoy)
     }
 
@@ -463,7 +515,7 @@ impl Envoy {
         }
     }
 
-    async fn listener_address(&self) -> Result<SocketAddr, E2eError> {
+    async fn listener_address(&self, name: &str) -> Result<SocketAddr, E2eError> {
         let text = self.admin_get("/listeners?format=json").await?;
         let parsed: serde_json::Value =
             serde_json::from_str(&text).map_err(|err| E2eError::Protocol {
@@ -474,7 +526,7 @@ impl Envoy {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|l| l["name"] == LISTENER)
+            .find(|l| l["name"] == name)
             .and_then(|l| {
                 let socket = &l["local_address"]["socket_address"];
                 let ip: std::net::IpAddr = socket["address"].as_str()?.parse().ok()?;

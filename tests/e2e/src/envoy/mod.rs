@@ -39,7 +39,7 @@ pub mod upstream;
 pub use binary::{envoy_binary, envoy_version, COMPAT_VERSION, PINNED_VERSION};
 pub use bootstrap::{Cluster, EnvoyOptions, StatsPipeline};
 pub use client::{Client, Reply, Request};
-pub use instance::{EcdsCounters, Envoy, PushOutcome};
+pub use instance::{Bootstrap, EcdsCounters, Envoy, PushOutcome};
 pub use stats::{PromScrape, Series, Stats};
 pub use upstream::{Behavior, Recorded, Upstream};
 
