@@ -275,3 +275,73 @@ fn generation_changes_with_the_config() {
     assert_eq!(a.generation(), a2.generation());
     assert_ne!(a.generation(), b.generation());
 }
+
+/// A view that records every header name `decide` asks for.
+struct Recording<'a> {
+    inner: &'a Req,
+    asked: std::cell::RefCell<Vec<String>>,
+}
+
+impl RequestView for Recording<'_> {
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.asked.borrow_mut().push(name.to_string());
+        self.inner.header(name)
+    }
+}
+
+/// `request_headers()` lists every header a decision reads, so the glue may fetch only those:
+/// deciding on just them gives the same decision as deciding on the whole request.
+#[test]
+fn request_headers_cover_every_header_decide_reads() {
+    let mut per_request = common::base_config();
+    per_request["unit"]["missing_unit"] = json!("random");
+    per_request["experiments"][0]["unit_kind"] = json!("request");
+    for config in [common::base_config(), per_request] {
+        let table = match common::parse(&config).map(|c| RoutingTable::compile(&c)) {
+            Ok(Ok(table)) => table,
+            other => panic!("{other:?}"),
+        };
+        let names = table.request_headers();
+        for i in 0..500 {
+            let user = format!("u-{i}");
+            let force = if i % 7 == 0 { "canary" } else { "none" };
+            let region = if i % 3 == 0 { "us" } else { "eu" };
+            let mut headers = vec![
+                ("x-region", region),
+                ("x-rollgate-force", force),
+                ("x-request-id", "r-1"),
+                ("x-other", "1"),
+            ];
+            if i % 2 == 0 {
+                headers.push(("x-user-id", &user));
+            } else {
+                headers.push(("cookie", "a=1; uid=c-9"));
+            }
+            let path = if i % 5 == 0 { "/health" } else { "/predict/v1" };
+            let req = Req::new("fraud-detector:80", path, &headers);
+            let recording = Recording {
+                inner: &req,
+                asked: Default::default(),
+            };
+            let full = table.decide(&recording, i);
+            for asked in recording.asked.borrow().iter() {
+                assert!(
+                    names.contains(asked),
+                    "decide read {asked}, not in {names:?}"
+                );
+            }
+            let only: Vec<(String, Vec<u8>)> = req
+                .0
+                .iter()
+                .filter(|(n, _)| names.contains(n))
+                .cloned()
+                .collect();
+            let fetched = HeaderList::new(only);
+            let part = table.decide(&fetched, i);
+            assert_eq!(
+                full.map(|d| (d.variant_index, d.reason, d.shadow)),
+                part.map(|d| (d.variant_index, d.reason, d.shadow))
+            );
+        }
+    }
+}

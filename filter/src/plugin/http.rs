@@ -99,7 +99,13 @@ impl RollgateHttp {
             variant: variant_index,
         });
         if shadow {
-            self.shadow = shadow_copy(active, experiment_index, &request);
+            // The copy carries every header: read the whole map only for sampled requests.
+            let (route, variant) = (table.route_header(), table.variant_header());
+            let all: Vec<(String, Vec<u8>)> = host::headers(MapType::HttpRequestHeaders)
+                .into_iter()
+                .filter(|(name, _)| name != route && name != variant)
+                .collect();
+            self.shadow = shadow_copy(active, experiment_index, &HeaderList::new(all));
         }
     }
 
@@ -218,9 +224,15 @@ impl RollgateHttp {
             (active.table.route_header(), active.table.variant_header());
         host::remove_header(MapType::HttpRequestHeaders, route_header);
         host::remove_header(MapType::HttpRequestHeaders, variant_header);
-        let pairs: Vec<(String, Vec<u8>)> = host::headers(MapType::HttpRequestHeaders)
-            .into_iter()
-            .filter(|(name, _)| name != route_header && name != variant_header)
+        // Only the headers a decision reads, one by name: no copy of the whole map.
+        let pairs: Vec<(String, Vec<u8>)> = active
+            .table
+            .request_headers()
+            .iter()
+            .filter(|name| *name != route_header && *name != variant_header)
+            .filter_map(|name| {
+                host::header(MapType::HttpRequestHeaders, name).map(|v| (name.clone(), v))
+            })
             .collect();
         self.started_ms = host::now_ms();
         self.decide(&active, pairs);

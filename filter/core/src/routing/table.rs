@@ -68,13 +68,14 @@ pub struct RoutingTable {
     pub(crate) route_header: String,
     pub(crate) variant_header: String,
     pub(crate) generation: u64,
+    pub(crate) read_headers: Vec<String>,
 }
 
 impl RoutingTable {
     /// Validates `config` and compiles it.
     pub fn compile(config: &FilterConfig) -> Result<RoutingTable, ConfigError> {
         config.validate()?;
-        let experiments = config
+        let experiments: Vec<CompiledExperiment> = config
             .experiments
             .iter()
             .map(|experiment| {
@@ -123,7 +124,9 @@ impl RoutingTable {
             cookie,
             missing_unit,
         } = &config.unit;
+        let read_headers = read_headers(&experiments, header, cookie, *missing_unit);
         Ok(RoutingTable {
+            read_headers,
             experiments,
             unit_header: header.clone(),
             unit_cookie: cookie.clone(),
@@ -132,6 +135,12 @@ impl RoutingTable {
             variant_header: config.variant_header.clone(),
             generation: generation_of(config),
         })
+    }
+
+    /// Every request header a decision may read, each once: the glue fetches just these by
+    /// name (one host call each) instead of copying the whole header map.
+    pub fn request_headers(&self) -> &[String] {
+        &self.read_headers
     }
 
     /// Parses, validates and compiles plugin configuration bytes.
@@ -236,4 +245,45 @@ impl Fingerprint {
             None => self.u32(0),
         }
     }
+}
+
+/// The header names `decide` reads for this table, deduplicated, in a fixed order.
+fn read_headers(
+    experiments: &[CompiledExperiment],
+    unit_header: &Option<String>,
+    unit_cookie: &Option<String>,
+    missing_unit: MissingUnit,
+) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |name: &str| {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    };
+    if experiments.iter().any(|e| e.authority.is_some()) {
+        add(":authority");
+    }
+    if experiments.iter().any(|e| e.path_prefix.is_some()) {
+        add(":path");
+    }
+    if let Some(header) = unit_header {
+        add(header);
+    }
+    if unit_cookie.is_some() {
+        add("cookie");
+    }
+    let per_request = missing_unit == MissingUnit::Random
+        || experiments.iter().any(|e| e.unit_kind == UnitKind::Request);
+    if per_request {
+        add(super::decide::REQUEST_ID_HEADER);
+    }
+    for experiment in experiments {
+        if let Some(force) = &experiment.force_header {
+            add(force);
+        }
+        for (name, _) in &experiment.headers {
+            add(name);
+        }
+    }
+    names
 }
