@@ -40,5 +40,5 @@ pub use options::{ClockMode, ClusterPolicy, LogSink, VmOptions, DEFAULT_VIRTUAL_
 pub use plugin::Plugin;
 pub use record::{HttpCall, HttpCallResponse, LocalResponse, LogEntry, StreamRecord};
 pub use stream::{BodyOutcome, Exchange, Message, StreamId};
-pub use types::{Action, Callback, LogLevel, MetricKind, Status};
+pub use types::{Abi, Action, Callback, LogLevel, MetricKind, Status};
 pub use vm::Vm;

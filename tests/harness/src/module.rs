@@ -3,6 +3,7 @@
 
 use crate::error::HarnessError;
 use crate::host::{self, HostState};
+use crate::types::Abi;
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::{Engine, InstancePre, Module};
@@ -19,7 +20,7 @@ pub struct WasmModule {
 struct Inner {
     engine: Engine,
     pre: InstancePre<HostState>,
-    abi: &'static str,
+    abi: Abi,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -50,9 +51,9 @@ impl WasmModule {
             Module::new(&engine, bytes).map_err(|e| HarnessError::Compile(format!("{e:#}")))?;
         let exports: Vec<String> = module.exports().map(|e| e.name().to_string()).collect();
         let has = |name: &str| exports.iter().any(|e| e == name);
-        let abi = SUPPORTED_ABI_MARKERS
+        let abi = [Abi::V0_2_1, Abi::V0_2_0]
             .into_iter()
-            .find(|m| has(m))
+            .find(|abi| has(abi.marker()))
             .ok_or_else(|| {
                 HarnessError::Link(format!(
                     "no supported proxy-wasm ABI version export (one of {SUPPORTED_ABI_MARKERS:?})"
@@ -66,7 +67,8 @@ impl WasmModule {
                 "the module exports neither `proxy_on_memory_allocate` nor `malloc`".into(),
             ));
         }
-        let linker = host::linker(&engine).map_err(|e| HarnessError::Link(format!("{e:#}")))?;
+        let linker =
+            host::linker(&engine, abi).map_err(|e| HarnessError::Link(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| HarnessError::Link(format!("{e:#}")))?;
@@ -77,6 +79,11 @@ impl WasmModule {
 
     /// The ABI version marker the module exports.
     pub fn abi_version(&self) -> &'static str {
+        self.inner.abi.marker()
+    }
+
+    /// The ABI version the module declares (the imports it may use depend on it).
+    pub fn abi(&self) -> Abi {
         self.inner.abi
     }
 

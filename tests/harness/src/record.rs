@@ -32,9 +32,12 @@ pub struct HttpCall {
     pub trailers: HeaderMap,
     /// Timeout in milliseconds (0 = none).
     pub timeout_ms: u32,
-    /// The context whose callback dispatched the call (the call itself belongs to the root
-    /// context, as in Envoy, and its response is delivered there).
+    /// The context whose callback dispatched the call.
     pub origin_context_id: u32,
+    /// The root context the call belongs to (the root of `origin_context_id`, as in cpp-host):
+    /// its response is delivered there, and the call is cancelled with no callback when that
+    /// root is deleted.
+    pub root_context_id: u32,
 }
 
 /// A `proxy_http_call` the host refused (unknown cluster, missing pseudo-header, ...).
@@ -60,6 +63,20 @@ pub struct HttpCallResponse {
 }
 
 impl HttpCallResponse {
+    /// A local reply of Envoy's router as its async client delivers it: `:status`,
+    /// `content-length`, `content-type: text/plain` and the text body.
+    pub fn local_reply(status: u16, body: &str) -> Self {
+        Self {
+            headers: HeaderMap::from_pairs([
+                (":status", status.to_string()),
+                ("content-length", body.len().to_string()),
+                ("content-type", "text/plain".to_string()),
+            ]),
+            body: body.as_bytes().to_vec(),
+            trailers: HeaderMap::new(),
+        }
+    }
+
     /// A response with `:status` set and the given body.
     pub fn with_status(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Self {

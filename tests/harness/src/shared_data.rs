@@ -28,12 +28,11 @@ impl SharedData {
         self.values.get(key).cloned().ok_or(Status::NotFound)
     }
 
-    /// Sets a value; `cas != 0` must equal the current token (a missing key has token 0... and
-    /// any nonzero `cas` on it mismatches).
+    /// Sets a value. As in cpp-host's `SharedData::set`, a nonzero `cas` must equal the
+    /// current token of an existing key; a missing key is inserted whatever `cas` is.
     pub(crate) fn set(&mut self, key: &[u8], value: &[u8], cas: u32) -> Result<(), Status> {
-        if cas != 0 {
-            let current = self.values.get(key).map(|(_, c)| *c);
-            if current != Some(cas) {
+        if let Some((_, current)) = self.values.get(key) {
+            if cas != 0 && *current != cas {
                 return Err(Status::CasMismatch);
             }
         }
@@ -68,6 +67,22 @@ impl SharedData {
         let token = self.queues.len() as u32;
         self.queue_by_name.insert(key, token);
         token
+    }
+
+    /// Owners of every queue, to restore after a trial VM registered queues of its own.
+    pub(crate) fn queue_owners(&self) -> Vec<(u64, u32)> {
+        self.queues
+            .iter()
+            .map(|q| (q.owner_vm, q.owner_context))
+            .collect()
+    }
+
+    /// Puts back the owners `queue_owners` returned (queues created since keep theirs).
+    pub(crate) fn restore_queue_owners(&mut self, owners: &[(u64, u32)]) {
+        for (queue, (vm, context)) in self.queues.iter_mut().zip(owners) {
+            queue.owner_vm = *vm;
+            queue.owner_context = *context;
+        }
     }
 
     /// Finds a queue by vm id and name.
@@ -123,8 +138,8 @@ mod tests {
     fn cas_and_queues_behave_like_envoy() {
         let mut data = SharedData::default();
         assert_eq!(data.get(b"k"), Err(Status::NotFound));
-        assert_eq!(data.set(b"k", b"v1", 5), Err(Status::CasMismatch));
-        assert_eq!(data.set(b"k", b"v1", 0), Ok(()));
+        // A missing key is inserted even with a nonzero cas (cpp-host SharedData::set).
+        assert_eq!(data.set(b"k", b"v1", 5), Ok(()));
         let (_, cas) = data.get(b"k").unwrap_or_default();
         assert_eq!(data.set(b"k", b"v2", cas + 1), Err(Status::CasMismatch));
         assert_eq!(data.set(b"k", b"v2", cas), Ok(()));

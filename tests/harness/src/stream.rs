@@ -75,6 +75,7 @@ impl Vm {
                 ..Default::default()
             },
             start_nanos: start,
+            root,
             ..Default::default()
         };
         self.store.data_mut().streams.insert(id, state);
@@ -117,6 +118,16 @@ impl Vm {
             Some(code) => Action::from_abi(code),
             None => Action::Continue,
         };
+        let slot = match callback {
+            Callback::RequestHeaders => Some(0),
+            Callback::RequestTrailers => Some(1),
+            Callback::ResponseHeaders => Some(2),
+            Callback::ResponseTrailers => Some(3),
+            Callback::RequestBody | Callback::ResponseBody => None,
+        };
+        if let (Some(slot), Action::Continue) = (slot, action) {
+            state.live_maps[slot] = false;
+        }
         let record = &mut state.record;
         let headers_after = match callback {
             Callback::RequestHeaders => Some(record.request_headers.clone()),
@@ -159,7 +170,9 @@ impl Vm {
         end_of_stream: bool,
     ) -> Result<Action, HarnessError> {
         let count = headers.len();
-        self.stream_mut(stream)?.record.request_headers = headers;
+        let state = self.stream_mut(stream)?;
+        state.record.request_headers = headers;
+        state.live_maps[0] = true;
         let func = self.exports.on_request_headers.clone();
         self.headers_callback(stream, Callback::RequestHeaders, func, count, end_of_stream)
     }
@@ -174,6 +187,7 @@ impl Vm {
         let count = headers.len();
         let state = self.stream_mut(stream)?;
         state.record.response_headers = Some(headers);
+        state.live_maps[2] = true;
         state.in_response = true;
         let func = self.exports.on_response_headers.clone();
         self.headers_callback(
@@ -275,7 +289,9 @@ impl Vm {
         trailers: HeaderMap,
     ) -> Result<Action, HarnessError> {
         let count = trailers.len();
-        self.stream_mut(stream)?.record.request_trailers = Some(trailers);
+        let state = self.stream_mut(stream)?;
+        state.record.request_trailers = Some(trailers);
+        state.live_maps[1] = true;
         let func = self.exports.on_request_trailers.clone();
         self.trailers_callback(stream, Callback::RequestTrailers, func, count)
     }
@@ -287,7 +303,9 @@ impl Vm {
         trailers: HeaderMap,
     ) -> Result<Action, HarnessError> {
         let count = trailers.len();
-        self.stream_mut(stream)?.record.response_trailers = Some(trailers);
+        let state = self.stream_mut(stream)?;
+        state.record.response_trailers = Some(trailers);
+        state.live_maps[3] = true;
         let func = self.exports.on_response_trailers.clone();
         self.trailers_callback(stream, Callback::ResponseTrailers, func, count)
     }
@@ -301,8 +319,10 @@ impl Vm {
         let on_log = self.exports.on_log.clone();
         let on_done = self.exports.on_done.clone();
         let on_delete = self.exports.on_delete.clone();
-        let result = self
-            .call("proxy_on_log", stream.0, on_log.as_ref(), id)
+        self.store.data_mut().log_phase = true;
+        let logged = self.call("proxy_on_log", stream.0, on_log.as_ref(), id);
+        self.store.data_mut().log_phase = false;
+        let result = logged
             .and_then(|_| self.call("proxy_on_done", stream.0, on_done.as_ref(), id))
             .and_then(|_| self.call("proxy_on_delete", stream.0, on_delete.as_ref(), id));
         let state = self
@@ -311,7 +331,9 @@ impl Vm {
             .streams
             .remove(&stream.0)
             .ok_or(HarnessError::UnknownStream(stream.0))?;
-        result.map(|_| state.record)
+        let record = result.map(|_| state.record)?;
+        self.retire_if_idle(state.root)?;
+        Ok(record)
     }
 
     /// Runs a whole exchange on a new stream: request headers (end of stream when there is no

@@ -276,3 +276,23 @@ impl Callback {
         }
     }
 }
+
+/// The proxy-wasm ABI version a module declares (its `proxy_abi_version_*` export); the host
+/// registers some imports only for some versions, as proxy-wasm-cpp-host does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Abi {
+    /// `proxy_abi_version_0_2_0`
+    V0_2_0,
+    /// `proxy_abi_version_0_2_1`
+    V0_2_1,
+}
+
+impl Abi {
+    /// The marker export that declares this version.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Self::V0_2_0 => "proxy_abi_version_0_2_0",
+            Self::V0_2_1 => "proxy_abi_version_0_2_1",
+        }
+    }
+}

@@ -2,11 +2,12 @@
 //! time and ticks, http call responses, queues. Stream callbacks are in `stream.rs`.
 
 use crate::error::HarnessError;
-use crate::host::HostState;
+use crate::host::{HostState, RootState};
 use crate::metrics::MetricsSnapshot;
 use crate::options::ClockMode;
 use crate::plugin::Plugin;
 use crate::record::{HttpCall, HttpCallResponse, LogEntry, StreamRecord};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use wasmtime::{Instance, Store, TypedFunc, WasmParams, WasmResults};
 
@@ -66,8 +67,10 @@ pub struct Vm {
     pub(crate) config: Vec<u8>,
     pub(crate) failed: Option<String>,
     pub(crate) next_context_id: u32,
-    pub(crate) next_tick_at: Option<u64>,
-    pub(crate) armed_period_ms: u32,
+    /// Armed tick timers by root context: (period in ms, next due time in ns).
+    pub(crate) ticks: BTreeMap<u32, (u32, u64)>,
+    /// Calls cancelled with no callback because their root context was deleted.
+    pub(crate) cancelled_calls: Vec<HttpCall>,
 }
 
 impl std::fmt::Debug for Vm {
@@ -107,25 +110,45 @@ impl Vm {
             config: config.to_vec(),
             failed: None,
             next_context_id: 1,
-            next_tick_at: None,
-            armed_period_ms: 0,
+            ticks: BTreeMap::new(),
+            cancelled_calls: Vec::new(),
         };
         if let Some(init) = init {
             vm.call("_initialize", 0, Some(&init), ())?;
         }
-        let root = vm.allocate_context_id();
+        let root = vm.start_root(config)?;
         vm.store.data_mut().root_context_id = root;
-        let on_create = vm.exports.on_context_create.clone();
-        vm.call(
+        Ok(vm)
+    }
+
+    /// Creates and configures a new root context in this VM as cpp-host's `WasmBase::start`
+    /// and `configure` do: `proxy_on_context_create(root, 0)`, `proxy_on_vm_start`,
+    /// `proxy_on_configure`. A refusal deletes the half-made root and returns the error.
+    fn start_root(&mut self, config: &[u8]) -> Result<u32, HarnessError> {
+        let root = self.allocate_context_id();
+        self.store
+            .data_mut()
+            .roots
+            .insert(root, RootState::default());
+        let result = self.configure_root(root, config);
+        if result.is_err() {
+            self.store.data_mut().roots.remove(&root);
+        }
+        result.map(|()| root)
+    }
+
+    fn configure_root(&mut self, root: u32, config: &[u8]) -> Result<(), HarnessError> {
+        let on_create = self.exports.on_context_create.clone();
+        self.call(
             "proxy_on_context_create",
             root,
             on_create.as_ref(),
             (root as i32, 0),
         )?;
-        let seq = vm.store.data().log_seq;
-        let vm_config_len = vm.plugin.options().vm_configuration.len() as i32;
-        let on_start = vm.exports.on_vm_start.clone();
-        let started = vm.call(
+        let seq = self.store.data().log_seq;
+        let vm_config_len = self.plugin.options().vm_configuration.len() as i32;
+        let on_start = self.exports.on_vm_start.clone();
+        let started = self.call(
             "proxy_on_vm_start",
             root,
             on_start.as_ref(),
@@ -133,25 +156,83 @@ impl Vm {
         )?;
         if started == Some(0) {
             return Err(HarnessError::VmStartRefused {
-                logs: vm.store.data().logs_since(seq),
+                logs: self.store.data().logs_since(seq),
             });
         }
-        let seq = vm.store.data().log_seq;
-        vm.store.data_mut().plugin_configuration = Some(config.to_vec());
-        let on_configure = vm.exports.on_configure.clone();
-        let configured = vm.call(
+        let seq = self.store.data().log_seq;
+        self.store.data_mut().plugin_configuration = Some(config.to_vec());
+        let on_configure = self.exports.on_configure.clone();
+        let configured = self.call(
             "proxy_on_configure",
             root,
             on_configure.as_ref(),
             (root as i32, config.len() as i32),
         );
-        vm.store.data_mut().plugin_configuration = None;
+        self.store.data_mut().plugin_configuration = None;
         if configured? == Some(0) {
             return Err(HarnessError::ConfigRejected {
-                logs: vm.store.data().logs_since(seq),
+                logs: self.store.data().logs_since(seq),
             });
         }
-        Ok(vm)
+        Ok(())
+    }
+
+    /// Shuts a root context down as cpp-host's `WasmBase::startShutdown`: `proxy_on_done`;
+    /// true (or no export) deletes it at once, false keeps it until it calls `proxy_done`.
+    pub(crate) fn start_shutdown(&mut self, root: u32) -> Result<(), HarnessError> {
+        let on_done = self.exports.on_done.clone();
+        let done = self.call("proxy_on_done", root, on_done.as_ref(), root as i32)?;
+        if done == Some(0) {
+            if let Some(state) = self.store.data_mut().roots.get_mut(&root) {
+                state.pending_done = true;
+                state.retiring = false;
+            }
+            Ok(())
+        } else {
+            self.delete_root(root)
+        }
+    }
+
+    /// `proxy_on_delete` on a root; its pending http calls are cancelled with no callback
+    /// (Envoy cancels a context's requests when it is destroyed), its tick timer stops.
+    fn delete_root(&mut self, root: u32) -> Result<(), HarnessError> {
+        let on_delete = self.exports.on_delete.clone();
+        let result = self.call("proxy_on_delete", root, on_delete.as_ref(), root as i32);
+        let state = self.store.data_mut();
+        state.roots.remove(&root);
+        let cancelled: Vec<u32> = state
+            .pending_calls
+            .iter()
+            .filter(|(_, call)| call.root_context_id == root)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in cancelled {
+            if let Some(call) = state.pending_calls.remove(&token) {
+                self.cancelled_calls.push(call);
+            }
+        }
+        self.ticks.remove(&root);
+        result.map(|_| ())
+    }
+
+    /// After a VM call: delete roots that called `proxy_done` during it.
+    fn finish_done_requests(&mut self) -> Result<(), HarnessError> {
+        let requested = std::mem::take(&mut self.store.data_mut().done_requested);
+        for root in requested {
+            self.delete_root(root)?;
+        }
+        Ok(())
+    }
+
+    /// Shuts down a retiring root once no stream of it is left (Envoy's streams hold the
+    /// plugin handle of the config they started under).
+    pub(crate) fn retire_if_idle(&mut self, root: u32) -> Result<(), HarnessError> {
+        let state = self.store.data();
+        let retiring = state.roots.get(&root).is_some_and(|r| r.retiring);
+        if retiring && !state.streams.values().any(|s| s.root == root) {
+            self.start_shutdown(root)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn allocate_context_id(&mut self) -> u32 {
@@ -181,7 +262,10 @@ impl Vm {
         let result = func.call(&mut self.store, params);
         self.arm_ticks();
         match result {
-            Ok(value) => Ok(Some(value)),
+            Ok(value) => {
+                self.finish_done_requests()?;
+                Ok(Some(value))
+            }
             Err(error) => {
                 let message = format!("{error:?}");
                 self.failed = Some(format!("trap in {name}"));
@@ -223,13 +307,44 @@ impl Vm {
         self.failed.as_deref()
     }
 
-    /// Tries `plugin_config` on a fresh VM of the same plugin (as Envoy does); on success this VM
-    /// is replaced by it (open streams of the old VM are dropped without callbacks), on refusal
-    /// this VM stays as it was and keeps serving, and the error carries the plugin's logs.
+    /// Applies a new plugin configuration as Envoy does on an ECDS push: the config is first
+    /// tried on a fresh VM of the same plugin (cpp-host's canary on a clone); when refused, the
+    /// error carries the plugin's logs and this VM keeps serving unchanged. When accepted, a
+    /// new root context is created and configured in this same VM (module globals survive);
+    /// new streams go to it, and the old root is shut down once its open streams have ended
+    /// (`proxy_on_done`; deleted at once if that returns true, else kept, with its ticks and
+    /// pending calls, until it calls `proxy_done`). A deleted root's pending http calls are
+    /// cancelled with no callback (see [`Vm::take_cancelled_http_calls`]).
     pub fn reconfigure(&mut self, plugin_config: &[u8]) -> Result<(), HarnessError> {
-        let fresh = self.plugin.start_vm(plugin_config)?;
-        *self = fresh;
-        Ok(())
+        let owners = self.store.data().shared.data().queue_owners();
+        let trial = self.plugin.start_vm(plugin_config);
+        // The trial VM is thrown away: queues it registered go back to their owners.
+        self.store
+            .data()
+            .shared
+            .data()
+            .restore_queue_owners(&owners);
+        drop(trial?);
+        let old = self.root_context_id();
+        let new = self.start_root(plugin_config)?;
+        self.store.data_mut().root_context_id = new;
+        self.config = plugin_config.to_vec();
+        if let Some(state) = self.store.data_mut().roots.get_mut(&old) {
+            state.retiring = true;
+        }
+        self.retire_if_idle(old)
+    }
+
+    /// Ids of the root contexts alive in this VM (the active one, retiring ones, and ones
+    /// waiting for `proxy_done`), ascending.
+    pub fn root_context_ids(&self) -> Vec<u32> {
+        self.store.data().roots.keys().copied().collect()
+    }
+
+    /// Http calls cancelled (with no callback to the guest) because their root context was
+    /// deleted, since the last call.
+    pub fn take_cancelled_http_calls(&mut self) -> Vec<HttpCall> {
+        std::mem::take(&mut self.cancelled_calls)
     }
 
     /// Metrics of the whole plugin (shared by its VMs).
@@ -260,13 +375,15 @@ impl Vm {
     }
 
     /// Delivers the response of a dispatched call with `proxy_on_http_call_response` on the
-    /// root context (Envoy's behavior; works after the originating stream is gone).
+    /// root context the call belongs to (cpp-host's behavior; works after the originating
+    /// stream is gone).
     pub fn deliver_http_call_response(
         &mut self,
         token: u32,
         response: HttpCallResponse,
     ) -> Result<(), HarnessError> {
-        self.store
+        let call = self
+            .store
             .data_mut()
             .pending_calls
             .remove(&token)
@@ -277,7 +394,7 @@ impl Vm {
             response.trailers.len() as i32,
         );
         self.store.data_mut().call_response = Some(response);
-        let root = self.root_context_id();
+        let root = call.root_context_id;
         let func = self.exports.on_http_call_response.clone();
         let result = self.call(
             "proxy_on_http_call_response",
@@ -289,15 +406,45 @@ impl Vm {
         result.map(|_| ())
     }
 
-    /// Reports a failed call (reset, timeout, no healthy upstream): the guest gets
-    /// `proxy_on_http_call_response` with no headers, body or trailers, as Envoy does.
+    /// Reports a reset call (connection failure, stream reset): Envoy's `onFailure`, the
+    /// guest gets `proxy_on_http_call_response` with no headers, body or trailers.
     pub fn fail_http_call(&mut self, token: u32) -> Result<(), HarnessError> {
         self.deliver_http_call_response(token, HttpCallResponse::default())
     }
 
-    /// Current tick period set by the plugin, if any.
+    /// Reports a call whose timeout expired: Envoy's async client answers it with its router's
+    /// local reply, `:status` 504 and the body `upstream request timeout`, delivered as a
+    /// response with headers.
+    pub fn time_out_http_call(&mut self, token: u32) -> Result<(), HarnessError> {
+        self.deliver_http_call_response(
+            token,
+            HttpCallResponse::local_reply(504, "upstream request timeout"),
+        )
+    }
+
+    /// Reports a call to a cluster with no healthy upstream: the local reply 503
+    /// `no healthy upstream`, delivered as a response with headers.
+    pub fn no_healthy_upstream_http_call(&mut self, token: u32) -> Result<(), HarnessError> {
+        self.deliver_http_call_response(
+            token,
+            HttpCallResponse::local_reply(503, "no healthy upstream"),
+        )
+    }
+
+    /// Current tick period set by the active root context, if any.
     pub fn tick_period(&self) -> Option<Duration> {
-        match self.store.data().tick_period_ms {
+        self.tick_period_of(self.root_context_id())
+    }
+
+    /// Tick period set by root context `root`, if any.
+    pub fn tick_period_of(&self, root: u32) -> Option<Duration> {
+        match self
+            .store
+            .data()
+            .roots
+            .get(&root)
+            .map_or(0, |r| r.tick_period_ms)
+        {
             0 => None,
             ms => Some(Duration::from_millis(ms as u64)),
         }
@@ -308,56 +455,89 @@ impl Vm {
         self.store.data().clock.now_nanos()
     }
 
-    /// Calls `proxy_on_tick` on the root context now.
+    /// Calls `proxy_on_tick` on the active root context now.
     pub fn tick(&mut self) -> Result<(), HarnessError> {
-        let root = self.root_context_id();
+        self.tick_root(self.root_context_id())
+    }
+
+    fn tick_root(&mut self, root: u32) -> Result<(), HarnessError> {
+        if !self.store.data().roots.contains_key(&root) {
+            return Ok(());
+        }
         let func = self.exports.on_tick.clone();
         self.call("proxy_on_tick", root, func.as_ref(), root as i32)
             .map(|_| ())
     }
 
-    /// Moves the virtual clock forward, calling `proxy_on_tick` at every tick boundary passed
-    /// (with the clock set to that boundary). Returns the number of ticks fired.
+    /// The earliest armed tick due at or before `by`: (root, due time).
+    fn next_due(&self, by: u64) -> Option<(u32, u64)> {
+        self.ticks
+            .iter()
+            .map(|(root, (_, due))| (*root, *due))
+            .filter(|(_, due)| *due <= by)
+            .min_by_key(|(root, due)| (*due, *root))
+    }
+
+    /// Moves the virtual clock forward, calling `proxy_on_tick` on each root context at every
+    /// tick boundary passed, in time order (with the clock set to that boundary). Returns the
+    /// number of ticks fired.
     pub fn advance_clock(&mut self, by: Duration) -> Result<u32, HarnessError> {
         if self.store.data().clock.mode == ClockMode::System {
             return Err(HarnessError::NotVirtualClock);
         }
         let target = self.now_unix_nanos().saturating_add(by.as_nanos() as u64);
         let mut fired = 0;
-        while let Some(due) = self.next_tick_at.filter(|due| *due <= target) {
+        while let Some((root, due)) = self.next_due(target) {
             self.store.data_mut().clock.virtual_now = due;
-            self.next_tick_at = Some(due + self.armed_period_ms as u64 * 1_000_000);
-            self.tick()?;
+            if let Some((period, next)) = self.ticks.get_mut(&root) {
+                *next = due + *period as u64 * 1_000_000;
+            }
+            self.tick_root(root)?;
             fired += 1;
         }
         self.store.data_mut().clock.virtual_now = target;
         Ok(fired)
     }
 
-    /// Fires `proxy_on_tick` if a tick is due by the VM's clock (for system-clock VMs driven by
-    /// a proxy's timer). Returns whether it fired.
+    /// Fires the ticks due by the VM's clock (for system-clock VMs driven by a timer).
+    /// Returns whether any fired.
     pub fn fire_due_tick(&mut self) -> Result<bool, HarnessError> {
         let now = self.now_unix_nanos();
-        match self.next_tick_at {
-            Some(due) if due <= now => {
-                self.next_tick_at = Some(now + self.armed_period_ms as u64 * 1_000_000);
-                self.tick()?;
-                Ok(true)
+        let mut any = false;
+        while let Some((root, _)) = self.next_due(now) {
+            if let Some((period, next)) = self.ticks.get_mut(&root) {
+                *next = now + *period as u64 * 1_000_000;
             }
-            _ => Ok(false),
+            self.tick_root(root)?;
+            any = true;
         }
+        Ok(any)
     }
 
-    /// Re-arms the tick timer when the plugin changed its period.
+    /// Re-arms the tick timers of roots that changed their period (Envoy keeps one timer per
+    /// root context; a new period restarts it from now).
     fn arm_ticks(&mut self) {
-        let period = self.store.data().tick_period_ms;
-        if period != self.armed_period_ms {
-            self.armed_period_ms = period;
-            self.next_tick_at = match period {
-                0 => None,
-                ms => Some(self.now_unix_nanos() + ms as u64 * 1_000_000),
-            };
+        let now = self.now_unix_nanos();
+        let periods: Vec<(u32, u32)> = self
+            .store
+            .data()
+            .roots
+            .iter()
+            .map(|(id, r)| (*id, r.tick_period_ms))
+            .collect();
+        for &(root, period) in &periods {
+            let armed = self.ticks.get(&root).map_or(0, |(p, _)| *p);
+            if period != armed {
+                if period == 0 {
+                    self.ticks.remove(&root);
+                } else {
+                    self.ticks
+                        .insert(root, (period, now + period as u64 * 1_000_000));
+                }
+            }
         }
+        self.ticks
+            .retain(|root, _| periods.iter().any(|(id, _)| id == root));
     }
 
     /// Delivers pending `proxy_on_queue_ready` notifications for queues this VM registered.
@@ -366,6 +546,10 @@ impl Vm {
         let key = self.store.data().vm_key;
         let ready = self.store.data().shared.data().take_ready(key);
         let func = self.exports.on_queue_ready.clone();
+        let ready: Vec<(u32, u32)> = ready
+            .into_iter()
+            .filter(|(context, _)| self.store.data().roots.contains_key(context))
+            .collect();
         for (context, token) in &ready {
             self.call(
                 "proxy_on_queue_ready",

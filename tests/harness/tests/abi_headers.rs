@@ -141,7 +141,7 @@ fn response_callbacks_see_and_change_response_headers() {
     assert!(messages.contains(&"response body chunk 6 eos=true"));
     assert_eq!(
         messages.last(),
-        Some(&format!("on_log {}", record.context_id).as_str())
+        Some(&format!("on_log {} path=/", record.context_id).as_str())
     );
 }
 

@@ -58,7 +58,10 @@ fn configure_logs_and_wasi_stdout_are_captured() {
         "{messages:?}"
     );
     assert!(
-        messages.contains(&(LogLevel::Info, "probe configured (23 bytes)")),
+        messages.contains(&(
+            LogLevel::Info,
+            "probe configured (23 bytes), configuration 1 of this VM"
+        )),
         "{messages:?}"
     );
 }

@@ -1,5 +1,6 @@
 //! `proxy_http_call` (validated as Envoy does: known cluster, `:method`, `:path` and
-//! `:authority` present, else BAD_ARGUMENT) and the gRPC calls, which this host refuses
+//! `:authority` present, else BAD_ARGUMENT; the call belongs to the root context of the
+//! calling context, as in cpp-host's `http_call`) and the gRPC calls, which this host refuses
 //! because it has no gRPC services.
 
 use super::memory::{read, read_string, write_u32};
@@ -44,6 +45,7 @@ fn dispatch(
         trailers,
         timeout_ms: timeout_ms as u32,
         origin_context_id: state.target_context(),
+        root_context_id: state.root_of(state.target_context()),
     };
     state.pending_calls.insert(token, call.clone());
     state.new_calls.push(call.clone());

@@ -1,7 +1,9 @@
 //! Header and trailer maps: `proxy_{get,set}_header_map_pairs`, `proxy_{get,add,replace,remove}_header_map_value`,
 //! `proxy_get_header_map_size`, with Envoy's semantics (lower-cased keys, first value wins on
-//! read, replace = set one value, unavailable map → BAD_ARGUMENT, request-header changes clear
-//! the route cache on ABI 0.2.1).
+//! read, replace = set one value, request-header changes clear the route cache on ABI 0.2.1).
+//! A stream's maps are unavailable after the callback that returned Continue: values and
+//! changes get BAD_ARGUMENT, pairs read as empty (Envoy's `getHeaderMapPairs`); in
+//! `proxy_on_log` the maps are readable, and a missing one reads as NOT_FOUND.
 
 use super::memory::{code, copy_out, read, write_u32};
 use super::HostState;
@@ -31,6 +33,9 @@ fn modify(
     map: MapType,
     change: impl FnOnce(&mut HeaderMap),
 ) -> Result<(), Status> {
+    if state.log_phase {
+        return Err(Status::BadArgument);
+    }
     let headers = state.map(map).ok_or(Status::BadArgument)?;
     change(headers);
     if map == MapType::RequestHeaders {
@@ -89,7 +94,11 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
          -> wasmtime::Result<i32> {
             let map = abi_try!(map_type(map));
             let key = abi_try!(read(&caller, key_ptr, key_size));
+            let log_phase = caller.data().log_phase;
             let value = match caller.data_mut().map(map) {
+                // Envoy: a map the host does not hold now is BAD_ARGUMENT, except in the
+                // access-log phase, where a missing map reads as NOT_FOUND.
+                None if log_phase => return Ok(Status::NotFound.code()),
                 None => return Ok(Status::BadArgument.code()),
                 Some(headers) => match headers.get_raw(&key) {
                     None => return Ok(Status::NotFound.code()),

@@ -28,7 +28,7 @@ use crate::metrics::MetricStore;
 use crate::options::{ClockMode, VmOptions};
 use crate::record::{HttpCall, HttpCallResponse, LogEntry, StreamRecord};
 use crate::shared_data::SharedData;
-use crate::types::LogLevel;
+use crate::types::{Abi, LogLevel};
 use rand::rngs::StdRng;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,6 +59,24 @@ pub(crate) struct StreamState {
     pub(crate) properties: HashMap<Vec<u8>, Vec<u8>>,
     pub(crate) start_nanos: u64,
     pub(crate) in_response: bool,
+    /// The root context this stream was created under (`proxy_on_context_create` parent).
+    pub(crate) root: u32,
+    /// Which of the stream's maps the host still holds, by `MapType` index 0..4 (request
+    /// headers, request trailers, response headers, response trailers). As in Envoy's
+    /// `Context::decodeHeaders` & co., a map is handed to the filter for its callback and
+    /// dropped when that callback returns Continue.
+    pub(crate) live_maps: [bool; 4],
+}
+
+/// Lifecycle state of one root context.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RootState {
+    /// Tick period the root set (0 = none).
+    pub(crate) tick_period_ms: u32,
+    /// `proxy_on_done` returned false: the root lives until it calls `proxy_done`.
+    pub(crate) pending_done: bool,
+    /// Replaced by a new configuration; shut down when its last stream ends.
+    pub(crate) retiring: bool,
 }
 
 /// The VM's clock.
@@ -99,7 +117,13 @@ pub(crate) struct HostState {
     pub(crate) rng: StdRng,
     pub(crate) current_context: u32,
     pub(crate) effective_context: Option<u32>,
+    /// The active root context: new streams are created under it.
     pub(crate) root_context_id: u32,
+    /// Every root context still alive (active, retiring until its streams end, or waiting
+    /// for `proxy_done` after `proxy_on_done` returned false) with its tick period (ms).
+    pub(crate) roots: BTreeMap<u32, RootState>,
+    /// Roots that called `proxy_done` while pending: deleted after the current VM call.
+    pub(crate) done_requested: Vec<u32>,
     pub(crate) plugin_configuration: Option<Vec<u8>>,
     pub(crate) streams: HashMap<u32, StreamState>,
     /// Activity of the root context (ticks, http call responses, configure).
@@ -111,9 +135,10 @@ pub(crate) struct HostState {
     pub(crate) pending_calls: BTreeMap<u32, HttpCall>,
     pub(crate) next_token: u32,
     pub(crate) call_response: Option<HttpCallResponse>,
-    pub(crate) tick_period_ms: u32,
     pub(crate) vm_properties: HashMap<Vec<u8>, Vec<u8>>,
     pub(crate) stop_iteration: bool,
+    /// True during `proxy_on_log`: Envoy gives the access-log view of the maps (read-only).
+    pub(crate) log_phase: bool,
 }
 
 impl HostState {
@@ -134,6 +159,8 @@ impl HostState {
             current_context: 0,
             effective_context: None,
             root_context_id: 0,
+            roots: BTreeMap::new(),
+            done_requested: Vec::new(),
             plugin_configuration: None,
             streams: HashMap::new(),
             root_record: StreamRecord::default(),
@@ -143,9 +170,9 @@ impl HostState {
             pending_calls: BTreeMap::new(),
             next_token: 1,
             call_response: None,
-            tick_period_ms: 0,
             vm_properties: HashMap::new(),
             stop_iteration: false,
+            log_phase: false,
         }
     }
 
@@ -153,9 +180,14 @@ impl HostState {
     /// context the host called into.
     pub(crate) fn target_context(&self) -> u32 {
         match self.effective_context {
-            Some(id) if id == self.root_context_id || self.streams.contains_key(&id) => id,
+            Some(id) if self.roots.contains_key(&id) || self.streams.contains_key(&id) => id,
             _ => self.current_context,
         }
+    }
+
+    /// The root context of `context` (itself for a root).
+    pub(crate) fn root_of(&self, context: u32) -> u32 {
+        self.streams.get(&context).map_or(context, |s| s.root)
     }
 
     /// The stream host calls act on, if the target context is a stream.
@@ -221,32 +253,47 @@ impl HostState {
             .collect()
     }
 
-    /// Headers of a map type for the target context, if that map exists now.
+    /// Headers of a map type for the target context, if the host holds that map now: a
+    /// stream's map only during the callbacks until one returned Continue (and read-only in
+    /// `proxy_on_log`), a call response's only during `proxy_on_http_call_response`.
     pub(crate) fn map(&mut self, map: crate::types::MapType) -> Option<&mut HeaderMap> {
         use crate::types::MapType as M;
-        match map {
-            M::HttpCallResponseHeaders => self.call_response.as_mut().map(|r| &mut r.headers),
-            M::HttpCallResponseTrailers => self.call_response.as_mut().map(|r| &mut r.trailers),
-            M::GrpcReceiveInitialMetadata | M::GrpcReceiveTrailingMetadata => None,
-            M::RequestHeaders => self.target_stream().map(|s| &mut s.record.request_headers),
-            M::RequestTrailers => self
-                .target_stream()
-                .and_then(|s| s.record.request_trailers.as_mut()),
-            M::ResponseHeaders => self
-                .target_stream()
-                .and_then(|s| s.record.response_headers.as_mut()),
-            M::ResponseTrailers => self
-                .target_stream()
-                .and_then(|s| s.record.response_trailers.as_mut()),
+        let slot = match map {
+            M::HttpCallResponseHeaders => {
+                return self.call_response.as_mut().map(|r| &mut r.headers)
+            }
+            M::HttpCallResponseTrailers => {
+                return self.call_response.as_mut().map(|r| &mut r.trailers)
+            }
+            M::GrpcReceiveInitialMetadata | M::GrpcReceiveTrailingMetadata => return None,
+            M::RequestHeaders => 0,
+            M::RequestTrailers => 1,
+            M::ResponseHeaders => 2,
+            M::ResponseTrailers => 3,
+        };
+        let log_phase = self.log_phase;
+        let stream = self.target_stream()?;
+        // Envoy's access-log view (`getConstMap` in the log phase) has no request trailers.
+        if (log_phase && slot == 1) || (!log_phase && !stream.live_maps[slot]) {
+            return None;
+        }
+        let record = &mut stream.record;
+        match slot {
+            0 => Some(&mut record.request_headers),
+            1 => record.request_trailers.as_mut(),
+            2 => record.response_headers.as_mut(),
+            _ => record.response_trailers.as_mut(),
         }
     }
 }
 
-/// Builds a linker with every import Envoy gives a proxy-wasm module: the proxy-wasm ABI in
-/// module `env` and the WASI preview1 subset in `wasi_snapshot_preview1` and `wasi_unstable`.
-pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+/// Builds a linker with every import Envoy gives a proxy-wasm module of ABI `abi`: the
+/// proxy-wasm ABI in module `env` (per ABI version as cpp-host's `registerCallbacks`) and
+/// cpp-host's WASI preview1 list in `wasi_snapshot_preview1` and `wasi_unstable`.
+pub(crate) fn linker(engine: &Engine, abi: Abi) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     misc::register(&mut linker)?;
+    misc::register_abi_specific(&mut linker, abi)?;
     maps::register(&mut linker)?;
     buffers::register(&mut linker)?;
     http_calls::register(&mut linker)?;

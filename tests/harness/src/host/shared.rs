@@ -56,7 +56,7 @@ pub(super) fn register(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 &state.options.vm_id,
                 &name,
                 state.vm_key,
-                state.root_context_id,
+                state.root_of(state.target_context()),
             );
             Ok(code(write_u32(&mut caller, token_ptr, token)))
         },

@@ -1,5 +1,8 @@
-//! The WASI preview1 functions Envoy gives a proxy-wasm module, and only those: a module that
-//! imports any other WASI function fails to link, as it fails to load in Envoy. stdout/stderr
+//! The WASI preview1 functions Envoy gives a proxy-wasm module, and only those (cpp-host's
+//! `FOR_ALL_WASI_FUNCTIONS`: fd_write, fd_read, fd_seek, fd_close, fd_fdstat_get, environ_get,
+//! environ_sizes_get, args_get, args_sizes_get, clock_time_get, random_get, proc_exit,
+//! path_open, fd_prestat_get, fd_prestat_dir_name): a module that imports any other WASI
+//! function fails to link, as it fails to load in Envoy. stdout/stderr
 //! writes become info/error logs; there are no files, arguments or environment variables.
 
 use super::memory::{read, write, write_u32, write_u64};
@@ -104,17 +107,6 @@ pub(super) fn register(linker: &mut Linker<HostState>, module: &str) -> wasmtime
     )?;
     linker.func_wrap(
         module,
-        "fd_fdstat_set_flags",
-        |_: Ctx<'_>, fd: i32, _: i32| -> i32 {
-            if fd == 1 || fd == 2 {
-                SUCCESS
-            } else {
-                EBADF
-            }
-        },
-    )?;
-    linker.func_wrap(
-        module,
         "fd_prestat_get",
         |_: Ctx<'_>, _: i32, _: i32| -> i32 { EBADF },
     )?;
@@ -193,12 +185,6 @@ pub(super) fn register(linker: &mut Linker<HostState>, module: &str) -> wasmtime
                 "proc_exit({exit_code}) called by the module"
             ))
         },
-    )?;
-    linker.func_wrap(module, "sched_yield", |_: Ctx<'_>| -> i32 { SUCCESS })?;
-    linker.func_wrap(
-        module,
-        "poll_oneoff",
-        |_: Ctx<'_>, _: i32, _: i32, _: i32, _: i32| -> i32 { ENOSYS },
     )?;
     Ok(())
 }

@@ -1,12 +1,19 @@
 //! Probe filter for the harness tests. Behaviour is driven by the plugin config (lines of
 //! `key=value`) and by `x-probe-*` request headers, so each test can exercise one ABI area:
 //! headers, bodies, config, http calls, ticks, local responses, shared data, queues,
-//! properties, foreign functions, metrics, logs, WASI stdout, and a panic.
+//! properties, foreign functions, metrics, logs, WASI stdout, and a panic; plus root
+//! lifecycle (`defer_done`: `on_done` returns false and the root calls `proxy_done` on its
+//! next tick) and header maps read after the callback that returned Continue.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+/// Configurations this module instance has accepted: a global of the VM, so it shows whether
+/// a new configuration ran in the same VM (a new root context) or in a fresh one.
+static CONFIGURED: AtomicU32 = AtomicU32::new(0);
 
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| Box::new(ProbeRoot::default()));
@@ -43,6 +50,7 @@ struct Settings {
     call_cluster: String,
     tick_ms: u64,
     greeting: Option<String>,
+    defer_done: bool,
 }
 
 #[derive(Default)]
@@ -52,9 +60,16 @@ struct ProbeRoot {
     header_counts: u32,
     ticks: u32,
     queue: u32,
+    shutting_down: bool,
 }
 
 impl Context for ProbeRoot {
+    fn on_done(&mut self) -> bool {
+        log(LogLevel::Info, "root on_done");
+        self.shutting_down = true;
+        !self.settings.defer_done
+    }
+
     fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
         log_call_response("root", token, body_size);
     }
@@ -83,6 +98,7 @@ impl RootContext for ProbeRoot {
                 "cluster" => settings.call_cluster = value.to_string(),
                 "tick_ms" => settings.tick_ms = value.parse().unwrap_or(0),
                 "println" => settings.greeting = Some(value.to_string()),
+                "defer_done" => settings.defer_done = true,
                 other => {
                     log(
                         LogLevel::Error,
@@ -104,12 +120,21 @@ impl RootContext for ProbeRoot {
             hostcalls::define_metric(MetricType::Histogram, "probe_header_count").unwrap_or(0);
         self.ticks =
             hostcalls::define_metric(MetricType::Counter, "probe_ticks_total").unwrap_or(0);
-        log(LogLevel::Info, &format!("probe configured ({size} bytes)"));
+        let generation = CONFIGURED.fetch_add(1, Ordering::Relaxed) + 1;
+        log(
+            LogLevel::Info,
+            &format!("probe configured ({size} bytes), configuration {generation} of this VM"),
+        );
         self.settings = settings;
         true
     }
 
     fn on_tick(&mut self) {
+        if self.shutting_down {
+            log(LogLevel::Info, "root calls proxy_done");
+            self.done();
+            return;
+        }
         let _ = hostcalls::increment_metric(self.ticks, 1);
         let now = self.get_current_time();
         let nanos = now
@@ -150,6 +175,7 @@ impl RootContext for ProbeRoot {
             header_counts: self.header_counts,
             queue: self.queue,
             upper_body: false,
+            late: None,
         }))
     }
 
@@ -165,6 +191,8 @@ struct ProbeStream {
     header_counts: u32,
     queue: u32,
     upper_body: bool,
+    /// `x-probe-late`: how to read the request headers in the response phase.
+    late: Option<String>,
 }
 
 impl Context for ProbeStream {
@@ -255,6 +283,7 @@ impl HttpContext for ProbeStream {
                 .unwrap_or(0);
             self.set_http_request_header("x-probe-time", Some(&nanos.to_string()));
         }
+        self.late = self.header("x-probe-late");
         if self.header("x-probe-body").as_deref() == Some("upper") {
             self.upper_body = true;
         }
@@ -319,6 +348,19 @@ impl HttpContext for ProbeStream {
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         let status = self.get_http_response_header(":status").unwrap_or_default();
         self.set_http_response_header("x-probe-response", Some(&format!("seen-{status}")));
+        match self.late.as_deref() {
+            // All pairs of a map the host no longer holds: Envoy answers with none.
+            Some("pairs") => {
+                let count = self.get_http_request_headers().len();
+                self.set_http_response_header("x-probe-late-pairs", Some(&count.to_string()));
+            }
+            // One value of it: BAD_ARGUMENT, on which the SDK panics.
+            Some("value") => {
+                let value = self.get_http_request_header(":path");
+                self.set_http_response_header("x-probe-late-value", value.as_deref());
+            }
+            _ => {}
+        }
         Action::Continue
     }
 
@@ -331,6 +373,7 @@ impl HttpContext for ProbeStream {
     }
 
     fn on_log(&mut self) {
-        log(LogLevel::Info, &format!("on_log {}", self.id));
+        let path = self.get_http_request_header(":path").unwrap_or_default();
+        log(LogLevel::Info, &format!("on_log {} path={path}", self.id));
     }
 }
