@@ -1,0 +1,125 @@
+#![allow(missing_docs)] // `proxy_wasm::main!` generates an undocumented `_start`.
+//! Floor filters for the real-Envoy cost bench (`benches/benches/envoy_cost.rs`).
+//!
+//! One module, two behaviours chosen by the plugin configuration (plain text):
+//! - `floor`: read `x-user-id`, set `x-rollgate-cluster` to `variant_a` or `variant_b` from
+//!   its last byte. The cheapest useful thing a proxy-wasm filter can do for routing.
+//! - `hostcalls`: the same decision, but making exactly the host calls Rollgate's glue makes
+//!   per request with no shadow sampled (see `filter/src/plugin/http.rs`): on request headers
+//!   2 header removes, 1 full header-map read, 1 clock read, 2 header sets, the
+//!   `clear_route_cache` foreign function, 1 counter increment; on response headers 1 header
+//!   read (`:status`), 2 counter increments, 1 clock read, 1 histogram record. No logic.
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, MetricType};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Warn);
+    proxy_wasm::set_root_context(|_| Box::new(FloorRoot::default()));
+}}
+
+/// Metric ids defined once per root, as Rollgate does.
+#[derive(Clone, Copy, Default)]
+struct Metrics {
+    requests: u32,
+    exposures: u32,
+    class: u32,
+    duration: u32,
+}
+
+/// Root context: reads the mode and defines the metrics.
+#[derive(Default)]
+struct FloorRoot {
+    hostcalls: bool,
+    metrics: Metrics,
+}
+
+impl Context for FloorRoot {}
+
+impl RootContext for FloorRoot {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let config = self.get_plugin_configuration().unwrap_or_default();
+        self.hostcalls = config.trim_ascii() == b"hostcalls";
+        if self.hostcalls {
+            let define = |kind, name: &str| hostcalls::define_metric(kind, name).unwrap_or(0);
+            self.metrics = Metrics {
+                requests: define(MetricType::Counter, "floor_requests_total"),
+                exposures: define(MetricType::Counter, "floor_exposures_total"),
+                class: define(MetricType::Counter, "floor_responses_2xx_total"),
+                duration: define(MetricType::Histogram, "floor_duration_ms"),
+            };
+        }
+        true
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(FloorHttp {
+            hostcalls: self.hostcalls,
+            metrics: self.metrics,
+            started_ms: 0,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One stream.
+struct FloorHttp {
+    hostcalls: bool,
+    metrics: Metrics,
+    started_ms: u64,
+}
+
+impl Context for FloorHttp {}
+
+fn cluster_for(user: Option<&[u8]>) -> &'static str {
+    match user.and_then(|u| u.last()) {
+        Some(byte) if byte % 2 == 1 => "variant_b",
+        _ => "variant_a",
+    }
+}
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl HttpContext for FloorHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if !self.hostcalls {
+            let user = self.get_http_request_header_bytes("x-user-id");
+            self.set_http_request_header("x-rollgate-cluster", Some(cluster_for(user.as_deref())));
+            return Action::Continue;
+        }
+        self.set_http_request_header("x-rollgate-cluster", None);
+        self.set_http_request_header("x-rollgate-variant", None);
+        let headers = self.get_http_request_headers_bytes();
+        let user = headers
+            .iter()
+            .find(|(name, _)| name == "x-user-id")
+            .map(|(_, value)| value.as_slice());
+        let cluster = cluster_for(user);
+        self.started_ms = now_ms();
+        self.set_http_request_header("x-rollgate-cluster", Some(cluster));
+        self.set_http_request_header("x-rollgate-variant", Some(&cluster[8..]));
+        let _ = hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
+        let _ = hostcalls::increment_metric(self.metrics.requests, 1);
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.hostcalls {
+            let _status = self.get_http_response_header_bytes(":status");
+            let _ = hostcalls::increment_metric(self.metrics.exposures, 1);
+            let _ = hostcalls::increment_metric(self.metrics.class, 1);
+            let elapsed = now_ms().saturating_sub(self.started_ms);
+            let _ = hostcalls::record_metric(self.metrics.duration, elapsed);
+        }
+        Action::Continue
+    }
+}
