@@ -76,6 +76,8 @@ build: wasm
 
 ## test: everything, in debug, from a clean clone; then the two core fuzz targets, 30 s each
 test: wasm prometheus chromium envoy
+	# the e2e scenarios run these binaries; cargo test does not build other packages' bins
+	$(CARGO) build -p rollgate -p rollgate-harness -p rollgate-tools --bins
 	$(CARGO) test --no-fail-fast
 	$(MAKE) --no-print-directory fuzz-smoke
 
