@@ -279,29 +279,27 @@ fn scrape_config_reads_envoy_prometheus_stats() {
     );
 }
 
-/// Runs `promtool ARGS` in manifests/prometheus; `None` (with a loud message) when missing.
-fn promtool(args: &[&str]) -> Option<(bool, String)> {
-    match Command::new("promtool")
+/// Runs `promtool ARGS` in manifests/prometheus: (success, stdout + stderr). A missing
+/// promtool fails the test, naming the fix (`make test` installs it): it never skips.
+fn promtool(args: &[&str]) -> (bool, String) {
+    let out = Command::new("promtool")
         .args(args)
         .current_dir(prometheus_dir())
         .output()
-    {
-        Ok(out) => Some((
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )),
-        Err(err) => {
-            eprintln!(
-                "\n!!! SKIPPED: promtool not found ({err}). Install Debian's `prometheus` package \
-                 (`make prometheus`) to check manifests/prometheus with promtool. !!!\n"
-            );
-            None
-        }
-    }
+        .unwrap_or_else(|err| {
+            panic!(
+                "promtool not found ({err}): install Debian's `prometheus` package \
+                 (`make prometheus`, which `make test` does)"
+            )
+        });
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -311,9 +309,7 @@ fn promtool_accepts_rules_config_and_rule_unit_tests() {
         &["check", "config", "prometheus.yml"][..],
         &["test", "rules", "rules_test.yml"][..],
     ] {
-        let Some((ok, output)) = promtool(args) else {
-            return;
-        };
+        let (ok, output) = promtool(args);
         assert!(ok, "promtool {} failed:\n{output}", args.join(" "));
         assert!(
             output.contains("SUCCESS"),
@@ -333,9 +329,7 @@ fn promtool_rejects_a_broken_rule() {
     )
     .expect("write");
     let path = broken.to_string_lossy().to_string();
-    let Some((ok, output)) = promtool(&["check", "rules", &path]) else {
-        return;
-    };
+    let (ok, output) = promtool(&["check", "rules", &path]);
     assert!(
         !ok,
         "promtool accepted a rule with unbalanced parentheses:\n{output}"

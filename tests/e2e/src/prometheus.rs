@@ -50,12 +50,6 @@ pub fn find_or_install_prometheus() -> Result<PathBuf, String> {
     }
 }
 
-/// Prints the loud skip banner used when Prometheus cannot be had.
-pub fn loud_skip(test: &str, why: &str) {
-    let bar = "!".repeat(78);
-    eprintln!("{bar}\n!! SKIPPED {test}: no Prometheus ({why}).\n!! Install Debian's `prometheus` package (make prometheus) to run it.\n{bar}");
-}
-
 /// One scrape target.
 #[derive(Debug, Clone)]
 pub struct ScrapeTarget {

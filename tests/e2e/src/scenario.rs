@@ -9,14 +9,11 @@
 //! use rollgate_e2e::scenario::CanaryScenario;
 //! use rollgate_e2e::stack::ModelBehaviour;
 //! # fn main() -> Result<(), rollgate_e2e::E2eError> {
-//! let Some(scenario) = CanaryScenario::builder("my_test")
+//! let scenario = CanaryScenario::builder("my_test")
 //!     .canary(ModelBehaviour { error_rate: 0.3, ..ModelBehaviour::healthy("v2") })
 //!     .steps(&[(10.0, "4s"), (100.0, "")])
 //!     .gate(GateSpec::template("error-rate", "error_rate", "< 0.02", "4s"))
-//!     .start()?
-//! else {
-//!     return Ok(()); // no Prometheus and not CI: skipped with a banner
-//! };
+//!     .start()?; // a missing Prometheus is an error, never a skip
 //! let mut controller = scenario.controller()?; // `rollgate run` on the written spec
 //! let (code, _result) = controller.wait_result(std::time::Duration::from_secs(30))?;
 //! assert_eq!(code, exit::ROLLED_BACK);
@@ -31,7 +28,7 @@
 use crate::controller::{rollout_yaml, Controller, GateSpec, RolloutPaths};
 use crate::envoy::{Cluster, Envoy, EnvoyOptions};
 use crate::process::Spawned;
-use crate::prometheus::{find_or_install_prometheus, loud_skip, Prometheus, ScrapeTarget};
+use crate::prometheus::{find_or_install_prometheus, Prometheus, ScrapeTarget};
 use crate::stack::{
     canary_filter_config, cluster, write_file, Binaries, ModelBehaviour, ModelServer, WeightWatcher,
 };
@@ -47,21 +44,15 @@ pub const SCRAPE: Duration = Duration::from_secs(1);
 /// `min_samples` the builder gives gates that do not set it.
 pub const MIN_SAMPLES: u64 = 20;
 
-/// The Prometheus binary; `None` (after a loud banner naming `test`) when it is missing and
-/// `CI` is not `true`; an error when it is missing under `CI=true`: there it must run.
-pub fn prometheus_or_skip(test: &str) -> Result<Option<PathBuf>, E2eError> {
-    match find_or_install_prometheus() {
-        Ok(path) => Ok(Some(path)),
-        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => Err(E2eError::Missing {
-            what: format!("Prometheus for {test} ({why})"),
-            fix: "run `make prometheus` (Debian's `prometheus` package); CI=true never skips"
-                .to_string(),
-        }),
-        Err(why) => {
-            loud_skip(test, &why);
-            Ok(None)
-        }
-    }
+/// The Prometheus binary (installed from Debian's package when missing); an error naming
+/// `test` and the fix when it cannot be had: `make test` installs it, so a scenario never
+/// skips.
+pub fn prometheus_binary(test: &str) -> Result<PathBuf, E2eError> {
+    find_or_install_prometheus().map_err(|why| E2eError::Missing {
+        what: format!("Prometheus for {test} ({why})"),
+        fix: "run `make prometheus` (Debian's `prometheus` package); make test installs it"
+            .to_string(),
+    })
 }
 
 /// What a scenario runs; [`CanaryScenario::builder`] makes one, [`Self::start`] runs it.
@@ -109,13 +100,11 @@ impl ScenarioBuilder {
     }
 
     /// Starts everything and writes the spec; returns once Prometheus has scraped traffic of
-    /// the stable variant. `Ok(None)`: Prometheus is missing outside CI (banner printed).
-    pub fn start(self) -> Result<Option<CanaryScenario>, E2eError> {
-        let Some(prometheus_bin) = prometheus_or_skip(&self.test)? else {
-            return Ok(None);
-        };
+    /// the stable variant. A missing Prometheus is an error ([`prometheus_binary`]).
+    pub fn start(self) -> Result<CanaryScenario, E2eError> {
+        let prometheus_bin = prometheus_binary(&self.test)?;
         let bins = Binaries::locate()?;
-        CanaryScenario::start_with(&bins, &prometheus_bin, self).map(Some)
+        CanaryScenario::start_with(&bins, &prometheus_bin, self)
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// 10 % for 6 s, then 100 %; one error-rate gate every 2 s with the default window rule
 /// (max(2 s, 4 × the 1 s scrape interval) = 4 s).
-fn scenario(test: &str, error_rate: f64) -> Result<Option<CanaryScenario>, E2eError> {
+fn scenario(test: &str, error_rate: f64) -> Result<CanaryScenario, E2eError> {
     CanaryScenario::builder(test)
         .canary(ModelBehaviour {
             error_rate,
@@ -29,9 +29,7 @@ fn scenario(test: &str, error_rate: f64) -> Result<Option<CanaryScenario>, E2eEr
 
 #[test]
 fn a_canary_failing_30_percent_is_rolled_back_after_collecting() -> Result<(), E2eError> {
-    let Some(scenario) = scenario("controller_gate_timeline_bad", 0.3)? else {
-        return Ok(());
-    };
+    let scenario = scenario("controller_gate_timeline_bad", 0.3)?;
     let mut controller = scenario.controller()?;
     let (code, result) = controller.wait_result(Duration::from_secs(40))?;
     assert_eq!(
@@ -52,9 +50,7 @@ fn a_canary_failing_30_percent_is_rolled_back_after_collecting() -> Result<(), E
 
 #[test]
 fn a_healthy_canary_is_promoted_and_never_paused_for_missing_data() -> Result<(), E2eError> {
-    let Some(scenario) = scenario("controller_gate_timeline_good", 0.0)? else {
-        return Ok(());
-    };
+    let scenario = scenario("controller_gate_timeline_good", 0.0)?;
     let mut controller = scenario.controller()?;
     let (code, result) = controller.wait_result(Duration::from_secs(40))?;
     assert_eq!(

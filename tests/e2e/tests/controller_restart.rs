@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
-    let Some(scenario) = CanaryScenario::builder("controller_restart")
+    let scenario = CanaryScenario::builder("controller_restart")
         .steps(&[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")])
         .gate(GateSpec::template(
             "error-rate",
@@ -16,10 +16,7 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
             "< 0.02",
             "4s",
         ))
-        .start()?
-    else {
-        return Ok(());
-    };
+        .start()?;
     let mut first = scenario.controller()?;
     first.wait_event("push of 25 %", Duration::from_secs(30), |e| {
         is_pushed(e, 2500)

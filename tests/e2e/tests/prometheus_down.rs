@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
-    let Some(mut scenario) = CanaryScenario::builder("prometheus_down")
+    let mut scenario = CanaryScenario::builder("prometheus_down")
         .steps(&[(10.0, "4s"), (50.0, "8s"), (100.0, "")])
         .gate(GateSpec::template(
             "error-rate",
@@ -16,10 +16,7 @@ fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
             "< 0.02",
             "4s",
         ))
-        .start()?
-    else {
-        return Ok(());
-    };
+        .start()?;
     let mut controller = scenario.controller()?;
     // Healthy data moves the rollout to its second step; then the metrics source disappears.
     controller.wait_event("push of 50 %", Duration::from_secs(30), |e| {

@@ -14,13 +14,10 @@ fn prometheus_down_with_fail_policy_pauses_and_holds_the_weight() -> Result<(), 
     let mut gate = GateSpec::template("error-rate", "error_rate", "< 0.02", "4s");
     gate.no_data = "fail".to_string();
     gate.failure_limit = 2;
-    let Some(mut scenario) = CanaryScenario::builder("prometheus_down_fail_policy")
+    let mut scenario = CanaryScenario::builder("prometheus_down_fail_policy")
         .steps(&[(10.0, "4s"), (50.0, "6s"), (100.0, "")])
         .gate(gate)
-        .start()?
-    else {
-        return Ok(());
-    };
+        .start()?;
     let mut controller = scenario.controller()?;
     controller.wait_event("push of 50 %", Duration::from_secs(30), |e| {
         is_pushed(e, 5000)
