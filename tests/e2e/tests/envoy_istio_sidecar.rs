@@ -6,17 +6,10 @@
 
 mod envoy_support;
 
-use envoy_support::{expected_variant, users, Stack};
+use envoy_support::{manifest, users, ExperimentTarget, Stack};
 use rollgate_e2e::envoy::Request;
-use rollgate_e2e::paths::workspace_root;
 use rollgate_e2e::E2eError;
 use serde_json::{json, Value};
-
-fn manifest(relative: &str) -> Value {
-    let path = workspace_root().join("manifests").join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
-}
 
 /// The route configuration istiod derives from a VirtualService: one Envoy route per http
 /// route, its header matches as exact matches, its destination as the subset cluster.
@@ -63,30 +56,14 @@ async fn users_land_on_their_virtual_service_subset() -> Result<(), E2eError> {
     let experiment = &mut config["experiments"][0];
     experiment["variants"][0]["weight"] = json!(6000);
     experiment["variants"][1]["weight"] = json!(4000);
-    let salt = experiment["salt"].as_str().unwrap_or_default().to_string();
-    let authority = experiment["match"]["authority"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let path = experiment["match"]["path_prefix"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let variant_clusters: Vec<String> = experiment["variants"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|v| v["cluster"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let target = ExperimentTarget::of(experiment);
     let shadow = experiment["shadow"]["cluster"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     clusters.push(shadow);
     // The subsets the VirtualService routes to are the clusters the filter config names.
-    for c in &variant_clusters {
+    for c in &target.clusters {
         assert!(clusters.contains(c), "{c} not routed by the VirtualService");
     }
     let names: Vec<&str> = clusters.iter().map(String::as_str).collect();
@@ -96,27 +73,14 @@ async fn users_land_on_their_virtual_service_subset() -> Result<(), E2eError> {
     })
     .await?;
     let users = users("sidecar", 600);
-    let requests: Vec<Request> = users
-        .iter()
-        .map(|u| Request::get(&path).authority(&authority).user(u))
-        .collect();
-    let replies = stack.send_all(&requests).await?;
-    let mut per_variant = [0u32; 2];
-    for (user, reply) in users.iter().zip(&replies) {
-        let want = expected_variant(&salt, user, &[6000, 4000]);
-        per_variant[want] += 1;
-        assert_eq!(reply.status, 200, "{user}");
-        assert_eq!(
-            reply.upstream(),
-            Some(variant_clusters[want].as_str()),
-            "{user}"
-        );
-    }
+    let per_variant = target
+        .assert_users_reach_their_variants(&stack, &users, &[6000, 4000])
+        .await?;
     assert!(per_variant.iter().all(|&n| n > 100), "{per_variant:?}");
     // Without a user the filter sends the request to the first variant (missing_unit: stable).
     let reply = stack
-        .send_all(&[Request::get(&path).authority(&authority)])
+        .send_all(&[Request::get(&target.path).authority(&target.authority)])
         .await?;
-    assert_eq!(reply[0].upstream(), Some(variant_clusters[0].as_str()));
+    assert_eq!(reply[0].upstream(), Some(target.clusters[0].as_str()));
     Ok(())
 }

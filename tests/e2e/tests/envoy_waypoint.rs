@@ -7,17 +7,10 @@
 
 mod envoy_support;
 
-use envoy_support::{expected_variant, users, Stack};
+use envoy_support::{expected_variant, manifest, users, ExperimentTarget, Stack};
 use rollgate_e2e::envoy::Request;
-use rollgate_e2e::paths::workspace_root;
 use rollgate_e2e::E2eError;
 use serde_json::{json, Value};
-
-fn manifest(relative: &str) -> Value {
-    let path = workspace_root().join("manifests").join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
-}
 
 /// The waypoint's routes for an HTTPRoute in `namespace`: one Envoy route per rule.
 fn routes_from_http_route(route: &Value, namespace: &str) -> (Value, Vec<String>) {
@@ -75,25 +68,9 @@ async fn users_reach_their_variants_waypoint_cluster() -> Result<(), E2eError> {
     let experiment = &mut config["experiments"][0];
     experiment["variants"][0]["weight"] = json!(5000);
     experiment["variants"][1]["weight"] = json!(5000);
-    let salt = experiment["salt"].as_str().unwrap_or_default().to_string();
-    let authority = experiment["match"]["authority"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let path = experiment["match"]["path_prefix"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let variant_clusters: Vec<String> = experiment["variants"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|v| v["cluster"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let target = ExperimentTarget::of(experiment);
     // The filter config names the clusters the waypoint builds for the route's backends.
-    assert_eq!(variant_clusters, clusters);
+    assert_eq!(target.clusters, clusters);
     let names: Vec<&str> = clusters.iter().map(String::as_str).collect();
     let stack = Stack::start_with(&names, &config, |mut o| {
         o.route_config = Some(route_config.clone());
@@ -101,33 +78,20 @@ async fn users_reach_their_variants_waypoint_cluster() -> Result<(), E2eError> {
     })
     .await?;
     let users = users("ambient", 600);
-    let requests: Vec<Request> = users
-        .iter()
-        .map(|u| Request::get(&path).authority(&authority).user(u))
-        .collect();
-    let replies = stack.send_all(&requests).await?;
-    let mut per_variant = [0u32; 2];
-    for (user, reply) in users.iter().zip(&replies) {
-        let want = expected_variant(&salt, user, &[5000, 5000]);
-        per_variant[want] += 1;
-        assert_eq!(reply.status, 200, "{user}");
-        assert_eq!(
-            reply.upstream(),
-            Some(variant_clusters[want].as_str()),
-            "{user}"
-        );
-    }
+    let per_variant = target
+        .assert_users_reach_their_variants(&stack, &users, &[5000, 5000])
+        .await?;
     assert!(per_variant.iter().all(|&n| n > 200), "{per_variant:?}");
     // A client-set variant header is replaced by the filter's decision.
     let user = &users[0];
-    let want = expected_variant(&salt, user, &[5000, 5000]);
+    let want = expected_variant(&target.salt, user, &[5000, 5000]);
     let spoofed = if want == 0 { "canary" } else { "stable" };
     let reply = stack
-        .send_all(&[Request::get(&path)
-            .authority(&authority)
+        .send_all(&[Request::get(&target.path)
+            .authority(&target.authority)
             .user(user)
             .header("x-rollgate-variant", spoofed)])
         .await?;
-    assert_eq!(reply[0].upstream(), Some(variant_clusters[want].as_str()));
+    assert_eq!(reply[0].upstream(), Some(target.clusters[want].as_str()));
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Shared by the `envoy_*` tests: a stack of named loopback upstreams behind one real Envoy,
-//! the documented bucket formula as the oracle, and chi-squared tests (statrs).
+//! the documented bucket formula as the oracle, and chi-squared tests (rollgate-stats).
 
 #![allow(dead_code)] // each test crate uses a part
 
@@ -7,8 +7,10 @@ use rollgate_e2e::envoy::{
     bucket, filter_config, Behavior, Client, Cluster, Envoy, EnvoyOptions, Recorded, Reply,
     Request, Upstream,
 };
+use rollgate_e2e::paths::workspace_root;
 use rollgate_e2e::E2eError;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
+use rollgate_stats::chi_squared::chi_squared_contingency;
+use rollgate_stats::srm::{srm_check, SRM_P_THRESHOLD};
 
 /// Upstreams by name, the Envoy in front of them, and a client.
 pub struct Stack {
@@ -153,42 +155,85 @@ pub fn expected_variant(salt: &str, unit: &str, weights: &[u32]) -> usize {
     weights.len() - 1
 }
 
+/// A YAML file under `manifests/` as JSON (panics naming the file when unreadable).
+pub fn manifest(relative: &str) -> serde_json::Value {
+    let path = workspace_root().join("manifests").join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// What requests of one experiment in a filter config need: its salt, the authority and path
+/// prefix it matches, and the clusters its variants name (in order).
+pub struct ExperimentTarget {
+    /// The experiment's salt.
+    pub salt: String,
+    /// `match.authority`.
+    pub authority: String,
+    /// `match.path_prefix`.
+    pub path: String,
+    /// Each variant's `cluster`, in listed order.
+    pub clusters: Vec<String>,
+}
+
+impl ExperimentTarget {
+    /// Reads them from one experiment of a filter config (missing fields read as empty).
+    pub fn of(experiment: &serde_json::Value) -> Self {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        Self {
+            salt: text(&experiment["salt"]),
+            authority: text(&experiment["match"]["authority"]),
+            path: text(&experiment["match"]["path_prefix"]),
+            clusters: experiment["variants"]
+                .as_array()
+                .map(|v| v.iter().map(|v| text(&v["cluster"])).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Sends one request per user and asserts that each is answered 200 by the cluster of the
+    /// variant the bucket formula gives it under `weights`; returns the users per variant.
+    pub async fn assert_users_reach_their_variants(
+        &self,
+        stack: &Stack,
+        users: &[String],
+        weights: &[u32],
+    ) -> Result<Vec<u32>, E2eError> {
+        let requests: Vec<Request> = users
+            .iter()
+            .map(|u| Request::get(&self.path).authority(&self.authority).user(u))
+            .collect();
+        let replies = stack.send_all(&requests).await?;
+        let mut per_variant = vec![0u32; weights.len()];
+        for (user, reply) in users.iter().zip(&replies) {
+            let want = expected_variant(&self.salt, user, weights);
+            per_variant[want] += 1;
+            assert_eq!(reply.status, 200, "{user}");
+            assert_eq!(
+                reply.upstream(),
+                Some(self.clusters[want].as_str()),
+                "{user}"
+            );
+        }
+        Ok(per_variant)
+    }
+}
+
 /// Pearson chi-squared goodness of fit of `observed` to `weights` (basis points):
-/// `(statistic, p_value)`, like `scipy.stats.chisquare(observed, f_exp)`.
+/// `(statistic, p_value)`, like `scipy.stats.chisquare(observed, f_exp)`; rollgate-stats'
+/// SRM check computes it.
 pub fn chi_squared_fit(observed: &[u64], weights: &[u32]) -> (f64, f64) {
-    let n: u64 = observed.iter().sum();
-    let stat: f64 = observed
-        .iter()
-        .zip(weights)
-        .map(|(&o, &w)| {
-            let e = n as f64 * f64::from(w) / 10_000.0;
-            (o as f64 - e).powi(2) / e
-        })
-        .sum();
-    (stat, p_value(stat, observed.len() - 1))
+    let weights: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
+    let fit = srm_check(observed, &weights, SRM_P_THRESHOLD)
+        .unwrap_or_else(|e| panic!("chi-squared fit of {observed:?}: {e}"));
+    (fit.statistic, fit.p_value)
 }
 
 /// Pearson chi-squared test of independence of a contingency table (no continuity
 /// correction): `(statistic, p_value)`, like `scipy.stats.chi2_contingency(t, correction=False)`.
 pub fn chi_squared_independence(table: &[Vec<u64>]) -> (f64, f64) {
-    let rows: Vec<f64> = table.iter().map(|r| r.iter().sum::<u64>() as f64).collect();
-    let cols: Vec<f64> = (0..table[0].len())
-        .map(|j| table.iter().map(|r| r[j]).sum::<u64>() as f64)
-        .collect();
-    let n: f64 = rows.iter().sum();
-    let mut stat = 0.0;
-    for (i, row) in table.iter().enumerate() {
-        for (j, &o) in row.iter().enumerate() {
-            let e = rows[i] * cols[j] / n;
-            stat += (o as f64 - e).powi(2) / e;
-        }
-    }
-    let dof = (table.len() - 1) * (table[0].len() - 1);
-    (stat, p_value(stat, dof))
-}
-
-fn p_value(stat: f64, dof: usize) -> f64 {
-    ChiSquared::new(dof as f64).map_or(f64::NAN, |d| 1.0 - d.cdf(stat))
+    let test = chi_squared_contingency(table)
+        .unwrap_or_else(|e| panic!("chi-squared independence of {table:?}: {e}"));
+    (test.statistic, test.p_value)
 }
 
 #[test]
