@@ -7,7 +7,7 @@
 
 mod envoy_support;
 
-use envoy_support::{Seen, Stack};
+use envoy_support::{two_variant_experiment, Seen, Stack};
 use rollgate_e2e::envoy::Request;
 use rollgate_e2e::paths::filter_wasm;
 use rollgate_e2e::E2eError;
@@ -19,18 +19,9 @@ use std::collections::BTreeMap;
 /// Requests per `missing_unit` policy (two policies: 6,000 requests in all).
 const PER_POLICY: usize = 3_000;
 
+/// The config's experiments: two variants `{prefix}a` / `{prefix}b` on clusters c0 / c1.
 fn experiment(id: &str, prefix: &str, extra: Value) -> Value {
-    let mut e = json!({
-        "id": id, "kind": "ab", "salt": id,
-        "variants": [
-            { "name": format!("{prefix}a"), "cluster": "c0", "weight": 3_000 },
-            { "name": format!("{prefix}b"), "cluster": "c1", "weight": 7_000 }
-        ]
-    });
-    if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
-        e.extend(extra.clone());
-    }
-    e
+    two_variant_experiment(id, prefix, [3_000, 7_000], extra)
 }
 
 fn config(missing_unit: &str) -> Value {

@@ -4,26 +4,18 @@
 
 mod envoy_support;
 
-use envoy_support::{chi_squared_fit, expected_variant, users, Seen, Stack};
+use envoy_support::{
+    chi_squared_fit, expected_variant, two_variant_experiment, users, Seen, Stack,
+};
 use rollgate_e2e::envoy::{bucket, Request};
 use rollgate_e2e::E2eError;
 use serde_json::{json, Value};
 
 const HALF: [u32; 2] = [5_000, 5_000];
 
-/// An experiment whose two variants are `{prefix}a` (cluster c0) and `{prefix}b` (cluster c1).
+/// The config's experiments: two variants `{prefix}a` / `{prefix}b` on clusters c0 / c1.
 fn experiment(id: &str, prefix: &str, extra: Value) -> Value {
-    let mut e = json!({
-        "id": id, "kind": "ab", "salt": id,
-        "variants": [
-            { "name": format!("{prefix}a"), "cluster": "c0", "weight": 5_000 },
-            { "name": format!("{prefix}b"), "cluster": "c1", "weight": 5_000 }
-        ]
-    });
-    if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
-        e.extend(extra.clone());
-    }
-    e
+    two_variant_experiment(id, prefix, HALF, extra)
 }
 
 fn config(missing_unit: &str) -> Value {

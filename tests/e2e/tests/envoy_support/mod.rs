@@ -155,6 +155,27 @@ pub fn expected_variant(salt: &str, unit: &str, weights: &[u32]) -> usize {
     weights.len() - 1
 }
 
+/// An A/B experiment `id` (salt = id) whose two variants are `{prefix}a` on cluster `c0` and
+/// `{prefix}b` on `c1` with `weights`, plus the fields of `extra` (match, layer, ...).
+pub fn two_variant_experiment(
+    id: &str,
+    prefix: &str,
+    weights: [u32; 2],
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut e = serde_json::json!({
+        "id": id, "kind": "ab", "salt": id,
+        "variants": [
+            { "name": format!("{prefix}a"), "cluster": "c0", "weight": weights[0] },
+            { "name": format!("{prefix}b"), "cluster": "c1", "weight": weights[1] }
+        ]
+    });
+    if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
+        e.extend(extra.clone());
+    }
+    e
+}
+
 /// A YAML file under `manifests/` as JSON (panics naming the file when unreadable).
 pub fn manifest(relative: &str) -> serde_json::Value {
     let path = workspace_root().join("manifests").join(relative);
