@@ -11,23 +11,34 @@ pub(crate) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `Ok` when `valid`, else the error at `path` that `rule` words around the printable value.
+fn require(
+    path: &str,
+    value: &str,
+    valid: bool,
+    rule: impl FnOnce(String) -> String,
+) -> Result<(), ConfigError> {
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(path, rule(printable(value))))
+    }
+}
+
+/// HTTP token characters besides letters and digits (RFC 9110 `tchar`).
+const TOKEN_PUNCTUATION: &[u8] = b"!#$%&'*+-.^_`|~";
+
 /// Header names must be lower-case HTTP tokens (RFC 9110 `tchar`), as Envoy stores them.
 pub(crate) fn check_header_name(path: &str, name: &str) -> Result<(), ConfigError> {
     let valid = !name.is_empty()
         && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            b.is_ascii_lowercase() || b.is_ascii_digit() || TOKEN_PUNCTUATION.contains(&b)
         });
-    if valid {
-        Ok(())
-    } else {
-        Err(invalid(
-            path,
-            format!(
-                "header name \"{}\" must be a non-empty lower-case HTTP token (a-z, 0-9, -, _, ...)",
-                printable(name)
-            ),
-        ))
-    }
+    require(path, name, valid, |name| {
+        format!(
+            "header name \"{name}\" must be a non-empty lower-case HTTP token (a-z, 0-9, -, _, ...)"
+        )
+    })
 }
 
 /// Cookie names are HTTP tokens (case preserved).
@@ -35,34 +46,20 @@ pub(crate) fn check_cookie_name(path: &str, name: &str) -> Result<(), ConfigErro
     let valid = !name.is_empty()
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(invalid(
-            path,
-            format!(
-                "cookie name \"{}\" must be a non-empty HTTP token",
-                printable(name)
-            ),
-        ))
-    }
+            .all(|b| b.is_ascii_alphanumeric() || TOKEN_PUNCTUATION.contains(&b));
+    require(path, name, valid, |name| {
+        format!("cookie name \"{name}\" must be a non-empty HTTP token")
+    })
 }
 
 /// Cluster names are set as a header value: non-empty, no whitespace, no control characters.
 pub(crate) fn check_cluster(path: &str, cluster: &str) -> Result<(), ConfigError> {
     let valid = !cluster.is_empty() && cluster.bytes().all(|b| b > b' ' && b != 0x7f);
-    if valid {
-        Ok(())
-    } else {
-        Err(invalid(
-            path,
-            format!(
-                "cluster name \"{}\" must be non-empty with no whitespace or control characters",
-                printable(cluster)
-            ),
-        ))
-    }
+    require(path, cluster, valid, |cluster| {
+        format!(
+            "cluster name \"{cluster}\" must be non-empty with no whitespace or control characters"
+        )
+    })
 }
 
 /// Experiment ids and variant names travel in headers and metric labels:
@@ -73,15 +70,7 @@ pub(crate) fn check_label_value(path: &str, value: &str) -> Result<(), ConfigErr
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if valid {
-        Ok(())
-    } else {
-        Err(invalid(
-            path,
-            format!(
-                "\"{}\" must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-                printable(value)
-            ),
-        ))
-    }
+    require(path, value, valid, |value| {
+        format!("\"{value}\" must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'")
+    })
 }
