@@ -7,7 +7,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollgate_core::routing::RoutingTable;
 use rollgate_core::DecisionReason;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
+use rollgate_stats::chi_squared::chi_squared_contingency;
+use rollgate_stats::srm::{srm_check, SRM_P_THRESHOLD};
 
 fn users(seed: u64, n: usize) -> Vec<String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -27,19 +28,22 @@ fn variant_of(table: &RoutingTable, user: &str) -> usize {
     }
 }
 
-/// Pearson goodness-of-fit p-value of `observed` against `weights` (basis points).
+/// Pearson goodness-of-fit p-value of `observed` against `weights` (basis points): the
+/// controller's SRM check (scipy `chisquare`).
 fn gof_p(observed: &[u64], weights: &[u32]) -> f64 {
-    let n: u64 = observed.iter().sum();
-    let stat: f64 = observed
-        .iter()
-        .zip(weights)
-        .map(|(&o, &w)| {
-            let e = n as f64 * f64::from(w) / 10_000.0;
-            (o as f64 - e).powi(2) / e
-        })
-        .sum();
-    let dist = ChiSquared::new((observed.len() - 1) as f64).unwrap_or_else(|e| panic!("{e}"));
-    1.0 - dist.cdf(stat)
+    let weights: Vec<f64> = weights.iter().map(|&w| f64::from(w)).collect();
+    srm_check(observed, &weights, SRM_P_THRESHOLD)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .p_value
+}
+
+/// Pearson chi-squared p-value of independence of a 2x2 table (scipy
+/// `chi2_contingency(table, correction=False)`).
+fn independence_p(table: [[u64; 2]; 2]) -> f64 {
+    let rows: Vec<Vec<u64>> = table.iter().map(|r| r.to_vec()).collect();
+    chi_squared_contingency(&rows)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .p_value
 }
 
 #[test]
@@ -103,24 +107,11 @@ fn monotone_ramp_keeps_canary_users_in_the_canary() {
 fn two_salts_are_independent() {
     let a = table(vec![experiment("a", "salt-a", &[5000, 5000])]);
     let b = table(vec![experiment("b", "salt-b", &[3000, 7000])]);
-    let mut table2x2 = [[0f64; 2]; 2];
+    let mut table2x2 = [[0u64; 2]; 2];
     for user in users(4, 50_000) {
-        table2x2[variant_of(&a, &user)][variant_of(&b, &user)] += 1.0;
+        table2x2[variant_of(&a, &user)][variant_of(&b, &user)] += 1;
     }
-    let n: f64 = table2x2.iter().flatten().sum();
-    let rows: Vec<f64> = table2x2.iter().map(|r| r.iter().sum()).collect();
-    let cols: Vec<f64> = (0..2).map(|j| table2x2[0][j] + table2x2[1][j]).collect();
-    let mut stat = 0.0;
-    for i in 0..2 {
-        for j in 0..2 {
-            let e = rows[i] * cols[j] / n;
-            stat += (table2x2[i][j] - e).powi(2) / e;
-        }
-    }
-    let p = 1.0
-        - ChiSquared::new(1.0)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .cdf(stat);
+    let p = independence_p(table2x2);
     assert!(p > 0.001, "{table2x2:?}: p = {p}");
 }
 
@@ -135,7 +126,7 @@ fn layers_are_exclusive_and_shares_follow_ranges() {
     other["match"] = serde_json::json!({"path_prefix": "/price"});
     let t = table(vec![e1, e2, other]);
     let mut counts = [0u64; 3]; // l1, l2, none
-    let mut pricing_vs_ranking = [[0f64; 2]; 2];
+    let mut pricing_vs_ranking = [[0u64; 2]; 2];
     for user in users(5, 40_000) {
         let decided = t.decide(&Req::new("svc", "/rank", &[("x-user-id", &user)]), 0);
         let slot = match decided.map(|d| d.experiment_id) {
@@ -148,25 +139,12 @@ fn layers_are_exclusive_and_shares_follow_ranges() {
         let in_pricing = t
             .decide(&Req::new("svc", "/price", &[("x-user-id", &user)]), 0)
             .is_some_and(|d| d.experiment_id == "o");
-        pricing_vs_ranking[usize::from(in_pricing)][usize::from(slot < 2)] += 1.0;
+        pricing_vs_ranking[usize::from(in_pricing)][usize::from(slot < 2)] += 1;
     }
     let p = gof_p(&counts, &[2000, 3000, 5000]);
     assert!(p > 0.001, "layer shares {counts:?}: p = {p}");
     // pricing layer membership independent of ranking membership (2x2 chi-squared)
-    let n: f64 = pricing_vs_ranking.iter().flatten().sum();
-    let mut stat = 0.0;
-    for i in 0..2 {
-        for j in 0..2 {
-            let row: f64 = pricing_vs_ranking[i].iter().sum();
-            let col = pricing_vs_ranking[0][j] + pricing_vs_ranking[1][j];
-            let e = row * col / n;
-            stat += (pricing_vs_ranking[i][j] - e).powi(2) / e;
-        }
-    }
-    let p = 1.0
-        - ChiSquared::new(1.0)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .cdf(stat);
+    let p = independence_p(pricing_vs_ranking);
     assert!(
         p > 0.001,
         "layers not independent: {pricing_vs_ranking:?} p = {p}"

@@ -172,17 +172,9 @@ fn experiments_with_different_salts_are_independent() {
     }
     // Pearson chi-squared test of independence, no continuity correction, df = 1
     // (as scipy.stats.chi2_contingency(table, correction=False)).
-    let n: u64 = table.iter().flatten().sum();
-    let rows = [table[0][0] + table[0][1], table[1][0] + table[1][1]];
-    let cols = [table[0][0] + table[1][0], table[0][1] + table[1][1]];
-    let mut stat = 0.0;
-    for r in 0..2 {
-        for c in 0..2 {
-            let e = rows[r] as f64 * cols[c] as f64 / n as f64;
-            stat += (table[r][c] as f64 - e).powi(2) / e;
-        }
-    }
-    use statrs::distribution::{ChiSquared, ContinuousCDF};
-    let p = ChiSquared::new(1.0).expect("df").sf(stat);
+    let rows: Vec<Vec<u64>> = table.iter().map(|r| r.to_vec()).collect();
+    let p = rollgate_stats::chi_squared::chi_squared_contingency(&rows)
+        .expect("a 2x2 table with no empty row or column")
+        .p_value;
     assert!(p > 0.001, "table {table:?}, p = {p}");
 }

@@ -143,14 +143,10 @@ pub fn variant_of(vm: &mut rollgate_harness::Vm, path: &str, user: &str) -> Opti
     headers.get_str("x-rollgate-variant").map(str::to_string)
 }
 
-/// Pearson chi-squared goodness-of-fit p-value of `observed` against `expected` counts.
+/// Pearson chi-squared goodness-of-fit p-value of `observed` against `expected` counts: the
+/// controller's SRM check (scipy `chisquare(observed, f_exp=expected)`).
 pub fn chi_squared_gof_p(observed: &[u64], expected: &[f64]) -> f64 {
-    use statrs::distribution::{ChiSquared, ContinuousCDF};
-    let stat: f64 = observed
-        .iter()
-        .zip(expected)
-        .map(|(o, e)| (*o as f64 - e).powi(2) / e)
-        .sum();
-    let df = (observed.len() - 1) as f64;
-    ChiSquared::new(df).expect("df > 0").sf(stat)
+    rollgate_stats::srm::srm_check(observed, expected, rollgate_stats::srm::SRM_P_THRESHOLD)
+        .expect("observed and expected counts")
+        .p_value
 }
