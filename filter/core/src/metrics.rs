@@ -32,7 +32,8 @@ pub const EXPOSURES_TOTAL: &str = "rollgate_exposures_total";
 pub const RESPONSES_TOTAL: &str = "rollgate_responses_total";
 /// Histogram `{experiment, variant}`: request duration in milliseconds.
 pub const REQUEST_DURATION_MS: &str = "rollgate_request_duration_ms";
-/// Counter `{experiment, result}`: shadow copies (sent|skipped_too_large|failed|evicted).
+/// Counter `{experiment, result}`: shadow copies (sent|skipped_too_large|failed|evicted|cancelled;
+/// see `shadow::ShadowResult`: sent = answered + failed + cancelled + evicted).
 pub const SHADOW_REQUESTS_TOTAL: &str = "rollgate_shadow_requests_total";
 /// Counter `{experiment, class}`: shadow responses by status class.
 pub const SHADOW_RESPONSES_TOTAL: &str = "rollgate_shadow_responses_total";

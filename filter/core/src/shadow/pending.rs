@@ -1,15 +1,16 @@
 //! The root context's bounded store of comparisons waiting for their second half.
 //!
-//! A shadow call is keyed by its token. The primary's value and the shadow's value arrive in
+//! A comparison is keyed by the id of its shadow copy (given when the stream hands the copy
+//! to the root, before any call token exists). The primary's value and the shadow's value arrive in
 //! either order; whichever comes second completes the comparison. When the store is full the
-//! oldest entry is evicted (the caller counts it).
+//! oldest entry is evicted.
 
 use super::JsonScalar;
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    token: u32,
+    copy: u64,
     experiment: usize,
     primary: Option<JsonScalar>,
     shadow: Option<JsonScalar>,
@@ -42,10 +43,10 @@ impl PendingComparisons {
         }
     }
 
-    /// Starts waiting on the call `token` of `experiment`. Returns the experiment index of the
+    /// Starts waiting on the comparison of copy `copy` of `experiment`. Returns the experiment index of the
     /// entry evicted to make room, if any.
-    pub fn insert(&mut self, token: u32, experiment: usize) -> Option<usize> {
-        self.entries.retain(|e| e.token != token);
+    pub fn insert(&mut self, copy: u64, experiment: usize) -> Option<usize> {
+        self.entries.retain(|e| e.copy != copy);
         let evicted = if self.entries.len() >= self.capacity {
             self.entries.pop_front().map(|e| e.experiment)
         } else {
@@ -53,7 +54,7 @@ impl PendingComparisons {
         };
         if self.capacity > 0 {
             self.entries.push_back(Entry {
-                token,
+                copy,
                 experiment,
                 primary: None,
                 shadow: None,
@@ -63,25 +64,25 @@ impl PendingComparisons {
     }
 
     /// Records the primary's value; returns the comparison when the shadow's is already there.
-    pub fn primary_value(&mut self, token: u32, value: JsonScalar) -> Option<ReadyComparison> {
-        self.fill(token, |entry| entry.primary = Some(value))
+    pub fn primary_value(&mut self, copy: u64, value: JsonScalar) -> Option<ReadyComparison> {
+        self.fill(copy, |entry| entry.primary = Some(value))
     }
 
     /// Records the shadow's value; returns the comparison when the primary's is already there.
-    pub fn shadow_value(&mut self, token: u32, value: JsonScalar) -> Option<ReadyComparison> {
-        self.fill(token, |entry| entry.shadow = Some(value))
+    pub fn shadow_value(&mut self, copy: u64, value: JsonScalar) -> Option<ReadyComparison> {
+        self.fill(copy, |entry| entry.shadow = Some(value))
     }
 
-    /// Stops waiting on `token` (e.g. the call failed). Returns whether it was pending.
-    pub fn remove(&mut self, token: u32) -> bool {
+    /// Stops waiting on `copy` (e.g. the call failed). Returns whether it was pending.
+    pub fn remove(&mut self, copy: u64) -> bool {
         let before = self.entries.len();
-        self.entries.retain(|e| e.token != token);
+        self.entries.retain(|e| e.copy != copy);
         before != self.entries.len()
     }
 
-    /// Whether `token` is pending.
-    pub fn contains(&self, token: u32) -> bool {
-        self.entries.iter().any(|e| e.token == token)
+    /// Whether `copy` is pending.
+    pub fn contains(&self, copy: u64) -> bool {
+        self.entries.iter().any(|e| e.copy == copy)
     }
 
     /// Number of pending comparisons.
@@ -94,8 +95,8 @@ impl PendingComparisons {
         self.entries.is_empty()
     }
 
-    fn fill(&mut self, token: u32, set: impl FnOnce(&mut Entry)) -> Option<ReadyComparison> {
-        let position = self.entries.iter().position(|e| e.token == token)?;
+    fn fill(&mut self, copy: u64, set: impl FnOnce(&mut Entry)) -> Option<ReadyComparison> {
+        let position = self.entries.iter().position(|e| e.copy == copy)?;
         let entry = self.entries.get_mut(position)?;
         set(entry);
         if entry.primary.is_none() || entry.shadow.is_none() {

@@ -1,31 +1,20 @@
 //! Metric ids of one routing table, defined once at configure time so requests only increment.
 
-use super::abi::types::MetricType;
-use super::host::define;
+use crate::host::{Host, MetricKind};
 use rollgate_core::metrics::{
     self, stat_name, LABEL_CLASS, LABEL_EXPERIMENT, LABEL_RESULT, LABEL_VARIANT,
 };
 use rollgate_core::routing::RoutingTable;
+use rollgate_core::shadow::{Comparison, ShadowResult};
 
 /// Status classes in label order; index with [`class_index`].
 pub const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
-/// Shadow request results in label order.
-pub const SHADOW_RESULTS: [&str; 4] = ["sent", "skipped_too_large", "failed", "evicted"];
 /// Comparison results in label order.
-pub const COMPARISON_RESULTS: [&str; 3] = ["agree", "disagree", "incomparable"];
-
-/// Index of a shadow result in [`SHADOW_RESULTS`].
-#[derive(Debug, Clone, Copy)]
-pub enum ShadowResult {
-    /// Dispatched.
-    Sent = 0,
-    /// Body over `max_body_bytes` (or the VM budget).
-    SkippedTooLarge = 1,
-    /// The host refused the call.
-    Failed = 2,
-    /// Dropped from the pending store.
-    Evicted = 3,
-}
+pub const COMPARISONS: [Comparison; 3] = [
+    Comparison::Agree,
+    Comparison::Disagree,
+    Comparison::Incomparable,
+];
 
 /// Index of a class label in [`CLASSES`].
 pub fn class_index(class: &str) -> usize {
@@ -34,32 +23,53 @@ pub fn class_index(class: &str) -> usize {
 
 /// Ids of one variant's metrics.
 pub struct VariantIds {
+    /// `rollgate_requests_total`.
     pub requests: Option<u32>,
+    /// `rollgate_exposures_total`.
     pub exposures: Option<u32>,
+    /// `rollgate_responses_total` by class.
     pub responses: [Option<u32>; 4],
+    /// `rollgate_request_duration_ms`.
     pub duration: Option<u32>,
+    /// `rollgate_guard_tripped_total`.
     pub guard_tripped: Option<u32>,
 }
 
-/// Ids of one experiment's metrics.
+/// Ids of one experiment's metrics (the shadow ones only when it has a shadow).
 pub struct ExperimentIds {
+    /// Per variant, in config order.
     pub variants: Vec<VariantIds>,
-    pub shadow_requests: [Option<u32>; 4],
+    /// `rollgate_shadow_requests_total` by [`ShadowResult`] (index = enum value).
+    pub shadow_requests: [Option<u32>; 5],
+    /// `rollgate_shadow_responses_total` by class.
     pub shadow_responses: [Option<u32>; 4],
+    /// `rollgate_shadow_comparisons_total` in [`COMPARISONS`] order.
     pub comparisons: [Option<u32>; 3],
+    /// `rollgate_shadow_duration_ms`.
     pub shadow_duration: Option<u32>,
 }
 
-fn counter(base: &str, labels: &[(&str, &str)]) -> Option<u32> {
-    define(MetricType::Counter, &stat_name(base, labels))
-}
+impl ExperimentIds {
+    /// The counter of a shadow result.
+    pub fn shadow_result(&self, result: ShadowResult) -> Option<u32> {
+        self.shadow_requests.get(result as usize).copied().flatten()
+    }
 
-fn histogram(base: &str, labels: &[(&str, &str)]) -> Option<u32> {
-    define(MetricType::Histogram, &stat_name(base, labels))
+    /// The counter of a comparison outcome.
+    pub fn comparison(&self, outcome: Comparison) -> Option<u32> {
+        let index = COMPARISONS.iter().position(|c| *c == outcome)?;
+        self.comparisons.get(index).copied().flatten()
+    }
 }
 
 /// Defines every metric of `table`.
-pub fn define_all(table: &RoutingTable) -> Vec<ExperimentIds> {
+pub fn define_all(host: &impl Host, table: &RoutingTable) -> Vec<ExperimentIds> {
+    let counter = |base: &str, labels: &[(&str, &str)]| {
+        host.define_metric(MetricKind::Counter, &stat_name(base, labels))
+    };
+    let histogram = |base: &str, labels: &[(&str, &str)]| {
+        host.define_metric(MetricKind::Histogram, &stat_name(base, labels))
+    };
     table
         .experiments()
         .iter()
@@ -95,12 +105,14 @@ pub fn define_all(table: &RoutingTable) -> Vec<ExperimentIds> {
             };
             ExperimentIds {
                 variants,
-                shadow_requests: SHADOW_RESULTS
-                    .map(|r| shadow_counter(metrics::SHADOW_REQUESTS_TOTAL, LABEL_RESULT, r)),
+                shadow_requests: ShadowResult::ALL.map(|r| {
+                    shadow_counter(metrics::SHADOW_REQUESTS_TOTAL, LABEL_RESULT, r.label())
+                }),
                 shadow_responses: CLASSES
                     .map(|c| shadow_counter(metrics::SHADOW_RESPONSES_TOTAL, LABEL_CLASS, c)),
-                comparisons: COMPARISON_RESULTS
-                    .map(|r| shadow_counter(metrics::SHADOW_COMPARISONS_TOTAL, LABEL_RESULT, r)),
+                comparisons: COMPARISONS.map(|c| {
+                    shadow_counter(metrics::SHADOW_COMPARISONS_TOTAL, LABEL_RESULT, c.label())
+                }),
                 shadow_duration: with_shadow
                     .then(|| histogram(metrics::SHADOW_DURATION_MS, &[(LABEL_EXPERIMENT, exp)]))
                     .flatten(),
