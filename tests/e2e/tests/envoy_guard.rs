@@ -28,7 +28,6 @@ fn config(window: u32) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the filter's guard shared across VMs (shared data): today's SDK .wasm counts per worker (~40 canary hits for min_requests 20)"]
 async fn a_failing_canary_trips_the_guard_on_every_worker() -> Result<(), E2eError> {
     let stack = Stack::start(&["stable", "canary"], &config(100)).await?;
     stack.upstream("canary").set_behavior(Behavior {

@@ -25,7 +25,6 @@ fn config(canary: u32) -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the filter to count shadow calls cancelled by a config push (result=\"cancelled\"; issue 11 item 3)"]
 async fn copies_in_flight_during_a_ramp_are_all_accounted_for() -> Result<(), E2eError> {
     let stack = Stack::start(&["stable", "canary", "shadow"], &config(100)).await?;
     // The shadow answers after 1 s: every push below lands while copies are pending.
