@@ -57,6 +57,11 @@ impl GateSpec {
         }
     }
 
+    /// The built-in `error_rate` template gate, named `error-rate`.
+    pub fn error_rate(condition: &str, interval: &str) -> Self {
+        Self::template("error-rate", "error_rate", condition, interval)
+    }
+
     /// The same gate comparing canary minus stable (`compare:` instead of `template:`).
     pub fn compared(mut self) -> Self {
         self.compare = true;

@@ -273,6 +273,26 @@ impl CanaryScenario {
         Controller::start(&self.bins, &self.spec)
     }
 
+    /// Waits up to `timeout` for `controller` to end and checks it exited with `want`; a
+    /// mismatch panics with the result line, the controller's stderr and [`Self::diagnostics`].
+    /// Returns the result line.
+    pub fn expect_exit(
+        &self,
+        controller: &mut Controller,
+        want: i32,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, E2eError> {
+        let (code, result) = controller.wait_result(timeout)?;
+        assert_eq!(
+            code,
+            want,
+            "result {result}\n--- rollgate (stderr tail) ---\n{}\n{}",
+            controller.process.stderr_tail(30),
+            self.diagnostics()
+        );
+        Ok(result)
+    }
+
     /// The scenario's temp dir (spec, base config, state).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -238,6 +238,11 @@ impl WeightWatcher {
         wait_until(what, timeout, || self.changes().into_iter().find(&accept))
     }
 
+    /// The canary weights the filter served, in order (basis points).
+    pub fn served_bp(&self) -> Vec<u64> {
+        self.changes().iter().map(|c| c.canary_bp).collect()
+    }
+
     /// The highest canary weight the filter ever served.
     pub fn max_weight(&self) -> Option<u64> {
         self.changes().iter().map(|c| c.canary_bp).max()

@@ -17,12 +17,7 @@ fn bad_canary_is_rolled_back_within_one_gate_interval_of_the_breach() -> Result<
             ..ModelBehaviour::healthy("v2")
         })
         .steps(&[(10.0, "30s"), (50.0, "30s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.02",
-            "5s",
-        ))
+        .gate(GateSpec::error_rate("< 0.02", "5s"))
         .start()?;
     let mut controller = scenario.controller()?;
 

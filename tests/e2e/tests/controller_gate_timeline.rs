@@ -18,12 +18,7 @@ fn scenario(test: &str, error_rate: f64) -> Result<CanaryScenario, E2eError> {
             ..ModelBehaviour::healthy("v2")
         })
         .steps(&[(10.0, "6s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.05",
-            "2s",
-        ))
+        .gate(GateSpec::error_rate("< 0.05", "2s"))
         .start()
 }
 
@@ -31,14 +26,8 @@ fn scenario(test: &str, error_rate: f64) -> Result<CanaryScenario, E2eError> {
 fn a_canary_failing_30_percent_is_rolled_back_after_collecting() -> Result<(), E2eError> {
     let scenario = scenario("controller_gate_timeline_bad", 0.3)?;
     let mut controller = scenario.controller()?;
-    let (code, result) = controller.wait_result(Duration::from_secs(40))?;
-    assert_eq!(
-        code,
-        exit::ROLLED_BACK,
-        "result {result}\n{}\n{}",
-        controller.process.stderr_tail(30),
-        scenario.diagnostics()
-    );
+    let result =
+        scenario.expect_exit(&mut controller, exit::ROLLED_BACK, Duration::from_secs(40))?;
     assert_eq!(result["reason"]["gate"], "error-rate", "{result}");
     assert!(
         result["reason"]["value"].as_f64().is_some_and(|v| v > 0.15),
@@ -52,14 +41,7 @@ fn a_canary_failing_30_percent_is_rolled_back_after_collecting() -> Result<(), E
 fn a_healthy_canary_is_promoted_and_never_paused_for_missing_data() -> Result<(), E2eError> {
     let scenario = scenario("controller_gate_timeline_good", 0.0)?;
     let mut controller = scenario.controller()?;
-    let (code, result) = controller.wait_result(Duration::from_secs(40))?;
-    assert_eq!(
-        code,
-        exit::PROMOTED,
-        "result {result}\n{}\n{}",
-        controller.process.stderr_tail(30),
-        scenario.diagnostics()
-    );
+    let result = scenario.expect_exit(&mut controller, exit::PROMOTED, Duration::from_secs(40))?;
     let paused = controller
         .events()
         .into_iter()

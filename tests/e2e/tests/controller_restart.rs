@@ -10,12 +10,7 @@ use std::time::Duration;
 fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
     let scenario = CanaryScenario::builder("controller_restart")
         .steps(&[(10.0, "4s"), (25.0, "4s"), (50.0, "4s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.02",
-            "4s",
-        ))
+        .gate(GateSpec::error_rate("< 0.02", "4s"))
         .start()?;
     let mut first = scenario.controller()?;
     first.wait_event("push of 25 %", Duration::from_secs(30), |e| {
@@ -32,14 +27,7 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
     );
 
     let mut second = scenario.controller()?;
-    let (code, result) = second.wait_result(Duration::from_secs(60))?;
-    assert_eq!(
-        code,
-        exit::PROMOTED,
-        "result {result}\n{}\n{}",
-        second.process.stderr_tail(20),
-        scenario.diagnostics()
-    );
+    scenario.expect_exit(&mut second, exit::PROMOTED, Duration::from_secs(60))?;
     let replayed: Vec<_> = second
         .events()
         .into_iter()
@@ -54,12 +42,7 @@ fn killed_controller_resumes_and_promotes() -> Result<(), E2eError> {
         Duration::from_secs(5),
         |w| w.canary_bp == 10_000,
     )?;
-    let served: Vec<u64> = scenario
-        .watcher
-        .changes()
-        .iter()
-        .map(|c| c.canary_bp)
-        .collect();
+    let served = scenario.watcher.served_bp();
     assert_eq!(
         served,
         vec![0, 1000, 2500, 5000, 10_000],

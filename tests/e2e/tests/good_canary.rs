@@ -9,36 +9,19 @@ use std::time::Duration;
 fn good_canary_is_promoted_to_100_percent() -> Result<(), E2eError> {
     let scenario = CanaryScenario::builder("good_canary")
         .steps(&[(10.0, "4s"), (50.0, "4s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.02",
-            "4s",
-        ))
+        .gate(GateSpec::error_rate("< 0.02", "4s"))
         .gate(GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"))
         .gate(GateSpec::template("vs-stable", "error_rate", "< 0.05", "4s").compared())
         .start()?;
     let mut controller = scenario.controller()?;
-    let (code, result) = controller.wait_result(Duration::from_secs(60))?;
-    assert_eq!(
-        code,
-        exit::PROMOTED,
-        "result {result}\n{}\n{}",
-        controller.process.stderr_tail(20),
-        scenario.diagnostics()
-    );
+    scenario.expect_exit(&mut controller, exit::PROMOTED, Duration::from_secs(60))?;
     let full = scenario.watcher.wait_for(
         "canary at 10000 bp in the filter",
         Duration::from_secs(5),
         |w| w.canary_bp == 10_000,
     )?;
     assert_eq!(full.canary_bp, 10_000);
-    let served: Vec<u64> = scenario
-        .watcher
-        .changes()
-        .iter()
-        .map(|c| c.canary_bp)
-        .collect();
+    let served = scenario.watcher.served_bp();
     assert_eq!(
         served,
         vec![0, 1000, 5000, 10_000],

@@ -10,12 +10,7 @@ use std::time::Duration;
 fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
     let mut scenario = CanaryScenario::builder("prometheus_down")
         .steps(&[(10.0, "4s"), (50.0, "8s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.02",
-            "4s",
-        ))
+        .gate(GateSpec::error_rate("< 0.02", "4s"))
         .start()?;
     let mut controller = scenario.controller()?;
     // Healthy data moves the rollout to its second step; then the metrics source disappears.
@@ -24,13 +19,7 @@ fn prometheus_down_pauses_and_never_promotes() -> Result<(), E2eError> {
     })?;
     scenario.prometheus.kill();
 
-    let (code, result) = controller.wait_result(Duration::from_secs(30))?;
-    assert_eq!(
-        code,
-        exit::PAUSED,
-        "result {result}\n{}",
-        controller.process.stderr_tail(20)
-    );
+    let result = scenario.expect_exit(&mut controller, exit::PAUSED, Duration::from_secs(30))?;
     assert_eq!(result["result"], "paused");
     assert_eq!(result["reason"]["kind"], "inconclusive", "{result}");
     assert_eq!(result["reason"]["gate"], "error-rate", "{result}");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[test]
 fn prometheus_down_with_fail_policy_pauses_and_holds_the_weight() -> Result<(), E2eError> {
-    let mut gate = GateSpec::template("error-rate", "error_rate", "< 0.02", "4s");
+    let mut gate = GateSpec::error_rate("< 0.02", "4s");
     gate.no_data = "fail".to_string();
     gate.failure_limit = 2;
     let mut scenario = CanaryScenario::builder("prometheus_down_fail_policy")
@@ -24,13 +24,7 @@ fn prometheus_down_with_fail_policy_pauses_and_holds_the_weight() -> Result<(), 
     })?;
     scenario.prometheus.kill();
 
-    let (code, result) = controller.wait_result(Duration::from_secs(30))?;
-    assert_eq!(
-        code,
-        exit::PAUSED,
-        "result {result}\n{}",
-        controller.process.stderr_tail(20)
-    );
+    let result = scenario.expect_exit(&mut controller, exit::PAUSED, Duration::from_secs(30))?;
     assert_eq!(result["reason"]["kind"], "inconclusive", "{result}");
     assert_eq!(result["reason"]["gate"], "error-rate", "{result}");
     assert!(

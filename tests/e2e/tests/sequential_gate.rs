@@ -39,13 +39,8 @@ fn three_percent_canary_against_one_percent_is_rolled_back() -> Result<(), E2eEr
     // Stable fails 1 % of its requests too.
     scenario.stable.set_error_rate(0.01)?;
     let mut controller = scenario.controller()?;
-    let (code, result) = controller.wait_result(Duration::from_secs(80))?;
-    assert_eq!(
-        code,
-        exit::ROLLED_BACK,
-        "result {result}\n{}",
-        scenario.diagnostics()
-    );
+    let result =
+        scenario.expect_exit(&mut controller, exit::ROLLED_BACK, Duration::from_secs(80))?;
     assert_eq!(result["reason"]["gate"], "errors-sequential", "{result}");
     let value = result["reason"]["value"].as_f64().unwrap_or_default();
     assert!(

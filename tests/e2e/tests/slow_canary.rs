@@ -14,22 +14,12 @@ fn slow_canary_is_rolled_back_by_the_latency_gate() -> Result<(), E2eError> {
             ..ModelBehaviour::healthy("v2")
         })
         .steps(&[(10.0, "30s"), (100.0, "")])
-        .gate(GateSpec::template(
-            "error-rate",
-            "error_rate",
-            "< 0.02",
-            "4s",
-        ))
+        .gate(GateSpec::error_rate("< 0.02", "4s"))
         .gate(GateSpec::template("p99", "p99_latency_ms", "< 250", "4s"))
         .start()?;
     let mut controller = scenario.controller()?;
-    let (code, result) = controller.wait_result(Duration::from_secs(40))?;
-    assert_eq!(
-        code,
-        exit::ROLLED_BACK,
-        "result {result}\n{}",
-        scenario.diagnostics()
-    );
+    let result =
+        scenario.expect_exit(&mut controller, exit::ROLLED_BACK, Duration::from_secs(40))?;
     assert_eq!(result["reason"]["gate"], "p99", "{result}");
     assert!(
         result["reason"]["value"]
