@@ -114,8 +114,17 @@ impl RootLogic {
     }
 
     /// A shadow call's answer (the SDK delivers it to the root that dispatched it).
-    pub fn on_http_call_response(&mut self, host: &impl Host, token: u32, body_size: usize) {
-        self.vm.borrow_mut().shadow.response(host, token, body_size);
+    pub fn on_http_call_response(
+        &mut self,
+        host: &impl Host,
+        token: u32,
+        headers: usize,
+        body_size: usize,
+    ) {
+        self.vm
+            .borrow_mut()
+            .shadow
+            .response(host, token, headers, body_size);
         self.dispatch(host);
         self.finish_if_drained(host);
     }

@@ -186,12 +186,12 @@ impl Context for SdkRoot {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
-        _num_headers: usize,
+        num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
         self.logic
-            .on_http_call_response(&SdkHost, token_id, body_size);
+            .on_http_call_response(&SdkHost, token_id, num_headers, body_size);
     }
 
     fn on_done(&mut self) -> bool {

@@ -193,18 +193,22 @@ impl ShadowCalls {
 
     /// The answer of call `token` (read from the host's call-response maps): counted by
     /// class, timed, and compared when the primary's value is there. A token not in flight
-    /// (evicted or cancelled) is ignored.
-    pub fn response(&mut self, host: &impl Host, token: u32, body_size: usize) {
+    /// (evicted or cancelled) is ignored. A failed call (a reset: no headers) counts as a 5xx
+    /// answer; its maps are not read (Envoy holds none then, and answers BAD_ARGUMENT).
+    pub fn response(&mut self, host: &impl Host, token: u32, headers: usize, body_size: usize) {
         let Some(position) = self.in_flight.iter().position(|c| c.token == token) else {
             return;
         };
         let Some(call) = self.in_flight.remove(position) else {
             return;
         };
-        let status = host
-            .header(Map::CallResponseHeaders, ":status")
-            .and_then(|s| std::str::from_utf8(&s).ok()?.trim().parse::<u32>().ok())
-            .unwrap_or(0);
+        let status = match headers {
+            0 => 0,
+            _ => host
+                .header(Map::CallResponseHeaders, ":status")
+                .and_then(|s| std::str::from_utf8(&s).ok()?.trim().parse::<u32>().ok())
+                .unwrap_or(0),
+        };
         if let Some(ids) = call.active.ids.get(call.experiment) {
             host.record(
                 ids.shadow_duration,

@@ -113,7 +113,7 @@ impl TestVm {
             vec![(":status".into(), status.to_string().into_bytes())];
         self.host.set_buffer(Buffer::CallResponseBody, body);
         let TestVm { host, roots, .. } = self;
-        roots[index].on_http_call_response(host, token, body.len());
+        roots[index].on_http_call_response(host, token, 1, body.len());
     }
 
     /// Counter `rollgate_shadow_requests_total{experiment, result}`.

@@ -382,18 +382,30 @@ impl Vm {
         token: u32,
         response: HttpCallResponse,
     ) -> Result<(), HarnessError> {
+        self.deliver(token, Some(response))
+    }
+
+    /// Calls `proxy_on_http_call_response` for `token`: with a response, its maps and body are
+    /// readable during the callback; without one (a failure) there is nothing to read.
+    fn deliver(
+        &mut self,
+        token: u32,
+        response: Option<HttpCallResponse>,
+    ) -> Result<(), HarnessError> {
         let call = self
             .store
             .data_mut()
             .pending_calls
             .remove(&token)
             .ok_or(HarnessError::UnknownHttpCall(token))?;
-        let counts = (
-            response.headers.len() as i32,
-            response.body.len() as i32,
-            response.trailers.len() as i32,
-        );
-        self.store.data_mut().call_response = Some(response);
+        let counts = response.as_ref().map_or((0, 0, 0), |r| {
+            (
+                r.headers.len() as i32,
+                r.body.len() as i32,
+                r.trailers.len() as i32,
+            )
+        });
+        self.store.data_mut().call_response = response;
         let root = call.root_context_id;
         let func = self.exports.on_http_call_response.clone();
         let result = self.call(
@@ -406,10 +418,11 @@ impl Vm {
         result.map(|_| ())
     }
 
-    /// Reports a reset call (connection failure, stream reset): Envoy's `onFailure`, the
-    /// guest gets `proxy_on_http_call_response` with no headers, body or trailers.
+    /// Reports a reset call (connection failure, stream reset): Envoy's `onHttpCallFailure`
+    /// calls `proxy_on_http_call_response` with no headers, body or trailers and holds no
+    /// response, so reading its headers is BAD_ARGUMENT (its body NOT_FOUND), as in Envoy.
     pub fn fail_http_call(&mut self, token: u32) -> Result<(), HarnessError> {
-        self.deliver_http_call_response(token, HttpCallResponse::default())
+        self.deliver(token, None)
     }
 
     /// Reports a call whose timeout expired: Envoy's async client answers it with its router's

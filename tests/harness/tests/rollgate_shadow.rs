@@ -89,6 +89,25 @@ fn the_root_dispatches_the_copy_on_its_queue_wake_up_and_compares_the_answer() {
     ));
     assert_eq!(agree, Some(1));
     assert_eq!((shadow_result(&m, "sent"), answered(&m)), (1, 1));
+
+    // A reset call (no response to read: Envoy answers BAD_ARGUMENT for its headers) is a
+    // 5xx answer and its comparison incomparable; the VM does not trap.
+    post(&mut vm, "u2");
+    vm.deliver_queue_ready().expect("queue");
+    let token = vm.take_new_http_calls()[0].token;
+    vm.fail_http_call(token).expect("the failure is handled");
+    let m = vm.metrics();
+    let failed_5xx = m.counter(&stat_name(
+        SHADOW_RESPONSES_TOTAL,
+        &[("experiment", "shadowed"), ("class", "5xx")],
+    ));
+    assert_eq!(failed_5xx, Some(1));
+    let incomparable = m.counter(&stat_name(
+        SHADOW_COMPARISONS_TOTAL,
+        &[("experiment", "shadowed"), ("result", "incomparable")],
+    ));
+    assert_eq!(incomparable, Some(1));
+    assert!(vm.failure().is_none());
 }
 
 #[test]

@@ -24,13 +24,18 @@ fn log(level: LogLevel, message: &str) {
 }
 
 /// Logs the http call response being delivered as `<who> call <token> status=<s> body=<b>`
-/// and returns its status.
-fn log_call_response(who: &str, token: u32, body_size: usize) -> String {
+/// and returns its status. A failed call (no headers) has no response maps to read: Envoy
+/// answers BAD_ARGUMENT, on which the SDK panics.
+fn log_call_response(who: &str, token: u32, headers: usize, body_size: usize) -> String {
     use proxy_wasm::types::{BufferType, MapType};
-    let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let status = if headers == 0 {
+        String::new()
+    } else {
+        hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
     let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
         .ok()
         .flatten()
@@ -70,8 +75,8 @@ impl Context for ProbeRoot {
         !self.settings.defer_done
     }
 
-    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        log_call_response("root", token, body_size);
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        log_call_response("root", token, headers, body_size);
     }
 }
 
@@ -196,8 +201,8 @@ struct ProbeStream {
 }
 
 impl Context for ProbeStream {
-    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
-        let status = log_call_response(&format!("stream {}", self.id), token, body_size);
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        let status = log_call_response(&format!("stream {}", self.id), token, headers, body_size);
         self.set_http_request_header("x-probe-call-status", Some(&status));
         self.resume_http_request();
     }
