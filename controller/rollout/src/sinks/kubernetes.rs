@@ -2,6 +2,10 @@
 //! (field manager `rollgate`, forced), with the rollout state in the annotation
 //! `rollgate.dev/state` so a restarted controller resumes from the cluster. Control requests
 //! go in the annotation `rollgate.dev/control`, applied by the field manager `rollgate-control`.
+//! Every apply of a pluginConfig carries its version in the annotation
+//! `rollgate.dev/config-version`. Pushes of a config alone (`rollgate bandit`, the API) apply
+//! `spec.pluginConfig` and that annotation with the field manager `rollgate-config`, so they
+//! never remove a rollout's state annotation.
 
 use crate::engine::{ControlRequest, RolloutState};
 use crate::error::RolloutError;
@@ -20,6 +24,10 @@ pub const STATE_ANNOTATION: &str = "rollgate.dev/state";
 pub const CONTROL_ANNOTATION: &str = "rollgate.dev/control";
 /// Field manager of the controller's applies.
 pub const FIELD_MANAGER: &str = "rollgate";
+/// Annotation holding the version of the applied pluginConfig.
+pub const CONFIG_VERSION_ANNOTATION: &str = "rollgate.dev/config-version";
+/// Field manager of pushes of a config alone (no rollout state).
+pub const CONFIG_FIELD_MANAGER: &str = "rollgate-config";
 /// Field manager of control requests.
 pub const CONTROL_FIELD_MANAGER: &str = "rollgate-control";
 /// History entries kept in the annotation (annotations are limited to 256 KiB in total).
@@ -54,29 +62,75 @@ impl KubernetesSink {
         }
     }
 
-    /// The apply body: the fields the controller owns. `config` is `None` before the first
-    /// push (the controller then owns only the state annotation).
+    /// `namespace/name` of the WasmPlugin.
+    pub fn object_name(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The apply body: the fields the controller owns. `config` (with its version) is `None`
+    /// before the first push (the controller then owns only the state annotation).
     pub fn apply_body(
         &self,
-        config: Option<&FilterConfig>,
+        config: Option<(&FilterConfig, u64)>,
         state: Option<&RolloutState>,
     ) -> Result<Value, RolloutError> {
         apply_body(&self.namespace, &self.name, config, state)
     }
 
-    /// Applies `config` (validated first) and `state` in one request.
+    /// Applies `config` (validated first) and `state` in one request; the config's version is
+    /// the one `state` says the sink holds ([`applied_version`]).
     pub async fn apply(
         &self,
         config: Option<&FilterConfig>,
         state: &RolloutState,
     ) -> Result<(), RolloutError> {
-        if let Some(config) = config {
+        self.apply_at(config.map(|c| (c, applied_version(state))), state)
+            .await
+    }
+
+    /// Applies `config` at its version (validated first) and `state` in one request.
+    pub async fn apply_at(
+        &self,
+        config: Option<(&FilterConfig, u64)>,
+        state: &RolloutState,
+    ) -> Result<(), RolloutError> {
+        if let Some((config, _)) = config {
             config.validate()?;
         }
         let body = self.apply_body(config, Some(state))?;
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        self.send(FIELD_MANAGER, &body).await
+    }
+
+    /// Applies `config` (validated first) as `version`, without touching any rollout state
+    /// (field manager [`CONFIG_FIELD_MANAGER`]).
+    pub async fn push_config(
+        &self,
+        config: &FilterConfig,
+        version: u64,
+    ) -> Result<(), RolloutError> {
+        config.validate()?;
+        let body = self.apply_body(Some((config, version)), None)?;
+        self.send(CONFIG_FIELD_MANAGER, &body).await
+    }
+
+    /// The version in the annotation [`CONFIG_VERSION_ANNOTATION`], if any.
+    pub async fn config_version(&self) -> Result<Option<u64>, RolloutError> {
+        let Some(text) = self.annotation(CONFIG_VERSION_ANNOTATION).await? else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|_| RolloutError::State {
+            location: format!(
+                "annotation {CONFIG_VERSION_ANNOTATION} of WasmPlugin {}",
+                self.object_name()
+            ),
+            message: format!("{text:?} is not a version number"),
+        })
+    }
+
+    async fn send(&self, field_manager: &str, body: &Value) -> Result<(), RolloutError> {
+        let params = PatchParams::apply(field_manager).force();
         self.api
-            .patch(&self.name, &params, &Patch::Apply(&body))
+            .patch(&self.name, &params, &Patch::Apply(body))
             .await
             .map_err(|e| self.error("applying", e))?;
         Ok(())
@@ -120,12 +174,7 @@ impl KubernetesSink {
             "kind": "WasmPlugin",
             "metadata": { "name": self.name, "namespace": self.namespace, "annotations": { CONTROL_ANNOTATION: text } },
         });
-        let params = PatchParams::apply(CONTROL_FIELD_MANAGER).force();
-        self.api
-            .patch(&self.name, &params, &Patch::Apply(&body))
-            .await
-            .map_err(|e| self.error("applying", e))?;
-        Ok(())
+        self.send(CONTROL_FIELD_MANAGER, &body).await
     }
 
     async fn annotation(&self, key: &str) -> Result<Option<String>, RolloutError> {
@@ -145,28 +194,49 @@ impl KubernetesSink {
     }
 }
 
+/// Version of the config the sink holds in `state`: the decided version once confirmed, the
+/// one before it while a push is pending.
+pub fn applied_version(state: &RolloutState) -> u64 {
+    if state.pending_push.is_some() {
+        state.config_version.saturating_sub(1)
+    } else {
+        state.config_version
+    }
+}
+
 /// The apply body for WasmPlugin `namespace/name` (see [`KubernetesSink::apply_body`]).
 pub fn apply_body(
     namespace: &str,
     name: &str,
-    config: Option<&FilterConfig>,
+    config: Option<(&FilterConfig, u64)>,
     state: Option<&RolloutState>,
 ) -> Result<Value, RolloutError> {
-    let mut metadata = json!({ "name": name, "namespace": namespace });
+    let mut metadata = json!({ "name": name, "namespace": namespace, "annotations": {} });
+    if let Some((_, version)) = config {
+        metadata["annotations"][CONFIG_VERSION_ANNOTATION] = json!(version.to_string());
+    }
     if let Some(state) = state {
         let mut trimmed = state.clone();
         let excess = trimmed.history.len().saturating_sub(ANNOTATION_HISTORY);
         trimmed.history.drain(..excess);
         let text =
             serde_json::to_string(&trimmed).map_err(|e| RolloutError::Other(e.to_string()))?;
-        metadata["annotations"] = json!({ STATE_ANNOTATION: text });
+        metadata["annotations"][STATE_ANNOTATION] = json!(text);
+    }
+    if metadata["annotations"]
+        .as_object()
+        .is_some_and(|a| a.is_empty())
+    {
+        if let Some(fields) = metadata.as_object_mut() {
+            fields.remove("annotations");
+        }
     }
     let mut body = json!({
         "apiVersion": format!("{WASM_PLUGIN_GROUP}/{WASM_PLUGIN_VERSION}"),
         "kind": "WasmPlugin",
         "metadata": metadata,
     });
-    if let Some(config) = config {
+    if let Some((config, _)) = config {
         let plugin_config =
             serde_json::to_value(config).map_err(|e| RolloutError::Other(e.to_string()))?;
         body["spec"] = json!({ "pluginConfig": plugin_config });

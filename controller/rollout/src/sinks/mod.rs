@@ -1,78 +1,79 @@
-//! Sinks: where the filter config goes (Envoy ECDS file, Istio WasmPlugin, stdout) and where
-//! the rollout state is kept. Every push is validated by the filter crate's validator first,
-//! so a config the filter would refuse never leaves the controller.
+//! Sinks: where the filter config goes and where a rollout's state is kept.
+//!
+//! [`ConfigSink`] is the one model of a destination (Envoy ECDS file, Istio WasmPlugin,
+//! stdout, memory) and of push versions (see its module docs); `rollgate bandit` and the REST
+//! API push through it. [`Sink`] is a rollout's destination together with its state store,
+//! what `rollgate run` drives. [`ServiceSinks`] gives the API one destination per
+//! (tenant, service). Every push is validated by the filter crate's validator first, so a
+//! config the filter would refuse never leaves the controller.
 
 mod atomic;
+mod config_sink;
 mod ecds_file;
 pub mod kubernetes;
 mod lock;
+mod memory;
+mod service_sinks;
 mod state_file;
 
 pub use atomic::write_atomic;
+pub use config_sink::{default_kube_client, ConfigSink, StdoutSink};
 pub use ecds_file::EcdsFileSink;
 pub use kubernetes::KubernetesSink;
 pub use lock::{lock_path, StateLock};
+pub use memory::{MemorySink, RecordedPush};
+pub use service_sinks::{ServiceSinks, DEFAULT_KUBERNETES_TEMPLATE};
 pub use state_file::StateFile;
 
 use crate::engine::{ControlRequest, RolloutState};
 use crate::error::RolloutError;
 use crate::spec::{Rollout, SinkTarget};
-use std::io::Write;
 
-/// A rollout's sink with its state store.
-pub enum Sink {
-    /// ECDS file; state in the spec's `state_file`.
-    EcdsFile {
-        /// The file writer.
-        file: EcdsFileSink,
-        /// The state store.
-        state: StateFile,
-    },
-    /// Istio WasmPlugin; state in its annotation.
-    Kubernetes(Box<KubernetesSink>),
-    /// Prints each push as one JSON line on stdout; state in the spec's `state_file`.
-    Stdout {
-        /// The state store.
-        state: StateFile,
-    },
+/// Where a rollout's state is kept.
+pub enum StateStore {
+    /// The spec's `state_file` (ecds_file and stdout sinks).
+    File(StateFile),
+    /// The annotations of the WasmPlugin the config goes to (kubernetes sink).
+    WasmPlugin(Box<KubernetesSink>),
+}
+
+/// A rollout's destination with its state store.
+pub struct Sink {
+    /// Where configs go.
+    pub destination: ConfigSink,
+    /// Where the state is kept.
+    pub state: StateStore,
 }
 
 impl Sink {
     /// Opens the sink of `rollout`. For Kubernetes this builds a client from the environment
-    /// (in-cluster or kubeconfig); use [`Sink::Kubernetes`] with your own client otherwise.
+    /// (in-cluster or kubeconfig); use [`Sink::kubernetes`] with your own client otherwise.
     pub async fn open(rollout: &Rollout) -> Result<Self, RolloutError> {
-        let state_file = || {
-            rollout
-                .state_file
-                .clone()
-                .map(StateFile::new)
-                .ok_or_else(|| RolloutError::spec("spec.state_file", "required with this sink"))
-        };
-        Ok(match &rollout.sink {
-            SinkTarget::EcdsFile {
-                path,
-                name,
-                wasm_filename,
-            } => Self::EcdsFile {
-                file: EcdsFileSink::new(path, name, wasm_filename),
-                state: state_file()?,
-            },
-            SinkTarget::Kubernetes {
-                wasm_plugin,
-                namespace,
-            } => {
-                let client = kube::Client::try_default()
-                    .await
-                    .map_err(|e| RolloutError::Kubernetes(format!("no cluster configured: {e}")))?;
-                Self::Kubernetes(Box::new(KubernetesSink::new(
-                    client,
-                    namespace,
-                    wasm_plugin,
-                )))
-            }
-            SinkTarget::Stdout => Self::Stdout {
-                state: state_file()?,
-            },
+        let destination = ConfigSink::open(&rollout.sink).await?;
+        Self::with_destination(rollout, destination)
+    }
+
+    /// The sink of a rollout whose WasmPlugin is reached through `k8s`.
+    pub fn kubernetes(k8s: KubernetesSink) -> Self {
+        Self {
+            destination: ConfigSink::Kubernetes(Box::new(k8s.clone())),
+            state: StateStore::WasmPlugin(Box::new(k8s)),
+        }
+    }
+
+    /// `destination` with the state store the rollout's sink kind uses.
+    fn with_destination(rollout: &Rollout, destination: ConfigSink) -> Result<Self, RolloutError> {
+        if let ConfigSink::Kubernetes(k8s) = &destination {
+            return Ok(Self::kubernetes(k8s.as_ref().clone()));
+        }
+        let state = rollout
+            .state_file
+            .clone()
+            .map(StateFile::new)
+            .ok_or_else(|| RolloutError::spec("spec.state_file", "required with this sink"))?;
+        Ok(Self {
+            destination,
+            state: StateStore::File(state),
         })
     }
 
@@ -80,32 +81,30 @@ impl Sink {
     /// ([`StateLock`]). `None` for Kubernetes, where the state is the WasmPlugin's annotation
     /// (use `rollgate run --leader-elect`'s Lease there).
     pub fn lock(&self) -> Result<Option<StateLock>, RolloutError> {
-        match self {
-            Self::EcdsFile { state, .. } | Self::Stdout { state } => {
-                StateLock::acquire(state.path()).map(Some)
-            }
-            Self::Kubernetes(_) => Ok(None),
+        match &self.state {
+            StateStore::File(file) => StateLock::acquire(file.path()).map(Some),
+            StateStore::WasmPlugin(_) => Ok(None),
         }
     }
 
     /// The persisted state, or `None` when the rollout never ran.
     pub async fn load_state(&self) -> Result<Option<RolloutState>, RolloutError> {
-        match self {
-            Self::EcdsFile { state, .. } | Self::Stdout { state } => state.load(),
-            Self::Kubernetes(k8s) => k8s.load_state().await,
+        match &self.state {
+            StateStore::File(file) => file.load(),
+            StateStore::WasmPlugin(k8s) => k8s.load_state().await,
         }
     }
 
     /// Persists `state`. On Kubernetes the apply also carries the pluginConfig of the applied
-    /// weight, so the controller keeps owning it.
+    /// weight and its version, so the controller keeps owning them.
     pub async fn save_state(
         &self,
         rollout: &Rollout,
         state: &RolloutState,
     ) -> Result<(), RolloutError> {
-        match self {
-            Self::EcdsFile { state: file, .. } | Self::Stdout { state: file } => file.save(state),
-            Self::Kubernetes(k8s) => {
+        match &self.state {
+            StateStore::File(file) => file.save(state),
+            StateStore::WasmPlugin(k8s) => {
                 let config = state
                     .applied_canary_bp
                     .map(|bp| rollout.config_at(bp))
@@ -115,7 +114,8 @@ impl Sink {
         }
     }
 
-    /// Pushes the config with the canary at `canary_bp`, as version `version`.
+    /// Pushes the config with the canary at `canary_bp`, as version `version` (on Kubernetes
+    /// in one apply with `state`).
     pub async fn push(
         &self,
         rollout: &Rollout,
@@ -124,32 +124,25 @@ impl Sink {
         version: u64,
     ) -> Result<(), RolloutError> {
         let config = rollout.config_at(canary_bp)?;
-        match self {
-            Self::EcdsFile { file, .. } => file.push(&config, version),
-            Self::Kubernetes(k8s) => k8s.apply(Some(&config), state).await,
-            Self::Stdout { .. } => {
-                let line = serde_json::json!({ "sink": "stdout", "version": version, "canary_bp": canary_bp, "config": config });
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}")
-                    .and_then(|()| out.flush())
-                    .map_err(|e| RolloutError::io("writing", "stdout", e))
-            }
+        match &self.state {
+            StateStore::WasmPlugin(k8s) => k8s.apply_at(Some((&config, version)), state).await,
+            StateStore::File(_) => self.destination.push_config(&config, version).await,
         }
     }
 
     /// The latest control request, if any.
     pub async fn read_control(&self) -> Result<Option<ControlRequest>, RolloutError> {
-        match self {
-            Self::EcdsFile { state, .. } | Self::Stdout { state } => state.read_control(),
-            Self::Kubernetes(k8s) => k8s.read_control().await,
+        match &self.state {
+            StateStore::File(file) => file.read_control(),
+            StateStore::WasmPlugin(k8s) => k8s.read_control().await,
         }
     }
 
     /// Hands a control request to the running controller.
     pub async fn write_control(&self, request: &ControlRequest) -> Result<(), RolloutError> {
-        match self {
-            Self::EcdsFile { state, .. } | Self::Stdout { state } => state.write_control(request),
-            Self::Kubernetes(k8s) => k8s.write_control(request).await,
+        match &self.state {
+            StateStore::File(file) => file.write_control(request),
+            StateStore::WasmPlugin(k8s) => k8s.write_control(request).await,
         }
     }
 }
@@ -170,7 +163,9 @@ pub fn render(rollout: &Rollout, state: Option<&RolloutState>) -> Result<String,
             wasm_plugin,
             namespace,
         } => {
-            let body = kubernetes::apply_body(namespace, wasm_plugin, Some(&config), None)?;
+            let version = state.map_or(0, |s| s.config_version);
+            let body =
+                kubernetes::apply_body(namespace, wasm_plugin, Some((&config, version)), None)?;
             serde_yaml::to_string(&body)
                 .map_err(|e| RolloutError::Other(format!("rendering YAML: {e}")))
         }
