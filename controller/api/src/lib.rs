@@ -4,7 +4,8 @@
 //! It is an adapter: statistics come from `rollgate-stats`, the rollout engine, gates and ECDS
 //! writer from `rollgate-rollout`, config validation from `rollgate-core`. Every change to
 //! an experiment recomputes its service's filter config ([`routing`]), has the filter's
-//! validator accept it and pushes it through the [`sink`] inside the same SQLite transaction
+//! validator accept it and pushes it through the rollout crate's sinks
+//! ([`rollgate_rollout::sinks::ServiceSinks`]: ECDS file, WasmPlugin, stdout) inside the same SQLite transaction
 //! ([`publish`]), so a refused config or failed push stores nothing.
 //!
 //! Entry points: [`app`] builds the router over an [`AppState`]; [`spawn_background`] starts
@@ -22,7 +23,6 @@ pub mod publish;
 pub mod results;
 pub mod routes;
 pub mod routing;
-pub mod sink;
 pub mod state;
 pub mod store;
 pub mod time;
@@ -31,7 +31,7 @@ pub mod validate;
 
 pub use auth::{TenantTokens, TokensError};
 pub use error::{ApiError, Problem};
-pub use sink::{parse_sink, ConfigSink, MemorySink};
+pub use rollgate_rollout::sinks::{MemorySink, ServiceSinks};
 pub use state::AppState;
 pub use store::Store;
 

@@ -4,7 +4,6 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::routing::{build_config, ServiceSnapshot};
-use crate::sink::PushTarget;
 use crate::state::AppState;
 use crate::store::{ab_tests, deployments, pushes, WriteTx};
 use rollgate_core::config::FilterConfig;
@@ -39,18 +38,12 @@ pub async fn push_service(
     let (config, version) = prepare(tx.conn(), tenant, service)?;
     state
         .sink
-        .push(
-            PushTarget {
-                tenant,
-                service,
-                version,
-            },
-            &config,
-        )
+        .for_service(tenant, service)
+        .push_config(&config, version)
         .await
-        .map_err(|reason| {
+        .map_err(|err| {
             state.metrics.push_failed();
-            ApiError::Sink(reason)
+            ApiError::Sink(err.to_string())
         })?;
     pushes::record(tx.conn(), tenant, service, version, &config)?;
     state.metrics.pushed();

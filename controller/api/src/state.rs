@@ -2,8 +2,8 @@
 
 use crate::auth::TenantTokens;
 use crate::metrics::Metrics;
-use crate::sink::ConfigSink;
 use crate::store::Store;
+use rollgate_rollout::sinks::ServiceSinks;
 use std::sync::Arc;
 
 /// Shared state of the server (cheap to clone).
@@ -13,19 +13,19 @@ pub struct AppState {
     pub store: Store,
     /// Token hashes → tenants.
     pub tokens: Arc<TenantTokens>,
-    /// Where filter configs go.
-    pub sink: Arc<dyn ConfigSink>,
+    /// Where each service's filter config goes.
+    pub sink: Arc<ServiceSinks>,
     /// The server's own metrics.
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    /// State over an opened store.
-    pub fn new(store: Store, tokens: TenantTokens, sink: Arc<dyn ConfigSink>) -> Self {
+    /// State over an opened store, pushing to `sink` (e.g. an `Arc<MemorySink>`).
+    pub fn new(store: Store, tokens: TenantTokens, sink: impl Into<ServiceSinks>) -> Self {
         AppState {
             store,
             tokens: Arc::new(tokens),
-            sink,
+            sink: Arc::new(sink.into()),
             metrics: Arc::new(Metrics::default()),
         }
     }

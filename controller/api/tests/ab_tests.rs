@@ -23,7 +23,7 @@ async fn create_returns_201_with_seed_fields_and_pushes_the_split() {
     assert_eq!(test["min_sample_size"], 1000);
     assert_eq!(test["auto_rollback_threshold"], 0.05);
     assert_eq!(test["control_cluster"], "cluster-fraud-v1");
-    let config = app.sink.latest("acme", "fraud").expect("pushed");
+    let config = app.sink.latest("acme/fraud").expect("pushed");
     assert_eq!(
         config.experiments[0].id,
         test["experiment_id"].as_str().unwrap()
@@ -134,7 +134,7 @@ async fn update_needs_if_match_and_pushes_new_weights() {
     assert_eq!(ok.body["treatment_fraction"], 0.5);
     assert_eq!(ok.etag(), "\"2\"");
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "fraud").unwrap())[1].1,
+        pushed_weights(&app.sink.latest("acme/fraud").unwrap())[1].1,
         5000
     );
     let invalid = app
@@ -214,7 +214,7 @@ async fn promote_rollback_and_stop_route_and_refuse_what_no_longer_applies() {
     assert_eq!(promoted.body["status"], "completed");
     assert_eq!(promoted.body["outcome"], "promoted");
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "fraud").unwrap()),
+        pushed_weights(&app.sink.latest("acme/fraud").unwrap()),
         vec![("control".into(), 0), ("treatment".into(), 10000)]
     );
     let again = app
@@ -251,7 +251,7 @@ async fn promote_rollback_and_stop_route_and_refuse_what_no_longer_applies() {
         .await;
     assert_eq!(rolled.body["status"], "rolled_back");
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "fraud").unwrap()),
+        pushed_weights(&app.sink.latest("acme/fraud").unwrap()),
         vec![("control".into(), 10000), ("treatment".into(), 0)]
     );
 
@@ -285,7 +285,7 @@ async fn promote_rollback_and_stop_route_and_refuse_what_no_longer_applies() {
         StatusCode::OK
     );
     // the previous pinned split (rolled back: control 100 %) stays in force
-    let config = app.sink.latest("acme", "fraud").unwrap();
+    let config = app.sink.latest("acme/fraud").unwrap();
     assert_eq!(config.experiments[0].id, id2);
 }
 

@@ -30,7 +30,7 @@ async fn canary_starts_at_the_first_step_and_advances_manually() {
     assert_eq!(status["phase"], "progressing");
     assert_eq!(status["weight_percent"], 5.0);
     assert_eq!(status["steps_total"], 3);
-    let config = app.sink.latest("acme", "scorer").unwrap();
+    let config = app.sink.latest("acme/scorer").unwrap();
     assert_eq!(
         pushed_weights(&config),
         vec![("stable".into(), 9500), ("canary".into(), 500)]
@@ -56,7 +56,7 @@ async fn canary_starts_at_the_first_step_and_advances_manually() {
     assert_eq!(advanced.body["step"], 1);
     assert_eq!(advanced.body["weight_percent"], 50.0);
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "scorer").unwrap())[1].1,
+        pushed_weights(&app.sink.latest("acme/scorer").unwrap())[1].1,
         5000
     );
 
@@ -125,7 +125,7 @@ async fn gates_are_checked_before_advancing_unless_forced() {
     assert_eq!(forced.status, StatusCode::OK, "{}", forced.text);
     assert_eq!(forced.body["phase"], "promoted");
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "scorer").unwrap())[1].1,
+        pushed_weights(&app.sink.latest("acme/scorer").unwrap())[1].1,
         10000
     );
 }
@@ -189,7 +189,7 @@ async fn shadow_rides_on_the_live_experiment_and_stops() {
             "compare": {"json_pointer": "/prediction", "tolerance": 0.01}}))
         .await;
     assert_eq!(shadow.status, StatusCode::CREATED, "{}", shadow.text);
-    let config = app.sink.latest("acme", "fraud").unwrap();
+    let config = app.sink.latest("acme/fraud").unwrap();
     assert_eq!(config.experiments.len(), 1);
     assert_eq!(
         config.experiments[0].id,
@@ -218,7 +218,7 @@ async fn shadow_rides_on_the_live_experiment_and_stops() {
         )
         .await;
     assert_eq!(stopped.body["active"], false);
-    assert!(app.sink.latest("acme", "fraud").unwrap().experiments[0]
+    assert!(app.sink.latest("acme/fraud").unwrap().experiments[0]
         .shadow
         .is_none());
     let unknown = app
@@ -292,7 +292,7 @@ async fn restart_loses_nothing_and_resumes_the_canary() {
         .await;
     assert_eq!(advanced.body["phase"], "promoted", "{}", advanced.text);
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "scorer").unwrap())[1].1,
+        pushed_weights(&app.sink.latest("acme/scorer").unwrap())[1].1,
         10000
     );
 }

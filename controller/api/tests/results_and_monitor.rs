@@ -232,7 +232,7 @@ async fn monitor_pass_rolls_back_a_degrading_treatment_and_alerts() {
         "{after}"
     );
     assert_eq!(
-        pushed_weights(&app.sink.latest("acme", "fraud").unwrap()),
+        pushed_weights(&app.sink.latest("acme/fraud").unwrap()),
         vec![("control".into(), 10000), ("treatment".into(), 0)]
     );
     assert_eq!(app.state.metrics.auto_rollbacks(), 1);

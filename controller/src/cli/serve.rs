@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use rollgate_api::{
-    app, parse_sink, spawn_background, AppState, BackgroundPeriods, Store, TenantTokens,
+    app, spawn_background, AppState, BackgroundPeriods, ServiceSinks, Store, TenantTokens,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +21,9 @@ pub struct ServeArgs {
     /// Tenants and the SHA-256 of their bearer tokens: `tenants: [{name, token_sha256}]`.
     #[arg(long, env = "ROLLGATE_TOKENS")]
     pub tokens: PathBuf,
-    /// Where filter configs go: `stdout`, `ecds-dir:DIR` (one ECDS file per service) or `memory`.
+    /// Where each service's filter config goes: `stdout`, `ecds-dir:DIR` (one ECDS file per
+    /// service), `kubernetes` (WasmPlugin `rollgate-<service>` in namespace `<tenant>`),
+    /// `kubernetes:NAMESPACE/NAME` (templates over `{tenant}` and `{service}`) or `memory`.
     #[arg(long, default_value = "stdout")]
     pub sink: String,
     /// Seconds between passes of the auto-rollback monitor.
@@ -48,14 +50,12 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitCode> {
             args.tokens.display()
         );
     }
-    let sink = parse_sink(&args.sink)
-        .map_err(anyhow::Error::msg)
-        .context("--sink")?;
     let store = Store::open(&args.db)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("--db")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        let sink = ServiceSinks::open(&args.sink).await.context("--sink")?;
         let state = AppState::new(store, tokens, sink);
         let periods = BackgroundPeriods {
             monitor: Duration::from_secs(args.monitor_period_s.max(1)),
