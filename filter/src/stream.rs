@@ -1,8 +1,8 @@
 //! The per-request logic: decide, set the routing headers, count, copy the shadow body while
 //! the stream continues, and hand the copy to the VM's roots at the end of the request.
 //!
-//! A request that is not shadow-sampled costs only: one read per header the decision needs
-//! (by name), one clock read, two header sets, the `clear_route_cache` foreign call and one
+//! A request that is not shadow-sampled costs only: one read per header the decision reaches
+//! (by name, on first use), one clock read, two header sets, the `clear_route_cache` foreign call and one
 //! counter on the request; one `:status` read, two counters, one clock read and one histogram
 //! record on the response. Body callbacks return at once; nothing is allocated beyond the
 //! header values the host hands over.
@@ -17,6 +17,7 @@ use rollgate_core::routing::{HeaderList, RequestView};
 use rollgate_core::shadow::{
     extract, BodyCopy, CopyState, JsonScalar, ShadowResult, SHADOW_HEADER,
 };
+use std::cell::OnceCell;
 use std::rc::Rc;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -33,16 +34,29 @@ struct PendingCopy {
     body: BodyCopy,
 }
 
-/// The headers a decision reads, fetched one by one by name.
-struct Fetched<'a> {
+/// The headers a decision may read (the table's list), each fetched by name from the host the
+/// first time the decision asks for it: a header the decision does not reach (the cookie when
+/// the unit header is there) costs no host call. Client-sent routing headers read as absent.
+struct LazyHeaders<'a, H: Host> {
+    host: &'a H,
     names: &'a [String],
-    values: Vec<Option<Vec<u8>>>,
+    skip: [&'a str; 2],
+    values: Vec<OnceCell<Option<Vec<u8>>>>,
 }
 
-impl RequestView for Fetched<'_> {
+impl<H: Host> RequestView for LazyHeaders<'_, H> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         let index = self.names.iter().position(|n| n == name)?;
-        self.values.get(index)?.as_deref()
+        self.values
+            .get(index)?
+            .get_or_init(|| {
+                if self.skip.contains(&name) {
+                    None
+                } else {
+                    self.host.header(Map::RequestHeaders, name)
+                }
+            })
+            .as_deref()
     }
 }
 
@@ -81,19 +95,14 @@ impl StreamLogic {
         };
         let table = &active.table;
         let (route_header, variant_header) = (table.route_header(), table.variant_header());
-        // Only the headers a decision reads; client-sent routing headers are never read.
+        // Only the headers a decision reads, when it reads them; routing headers never.
         let names = table.request_headers();
-        let values = names
-            .iter()
-            .map(|name| {
-                if name == route_header || name == variant_header {
-                    None
-                } else {
-                    host.header(Map::RequestHeaders, name)
-                }
-            })
-            .collect();
-        let request = Fetched { names, values };
+        let request = LazyHeaders {
+            host,
+            names,
+            skip: [route_header, variant_header],
+            values: names.iter().map(|_| OnceCell::new()).collect(),
+        };
         let now_ns = host.now_ns();
         self.started_ms = now_ns / 1_000_000;
         let random = self.random(now_ns);

@@ -7,7 +7,7 @@ use serde_json::json;
 fn split_config() -> serde_json::Value {
     json!({
         "version": 1,
-        "unit": { "header": "x-user-id" },
+        "unit": { "header": "x-user-id", "cookie": "uid" },
         "experiments": [{
             "id": "split", "kind": "ab", "salt": "split",
             "variants": [
@@ -25,19 +25,22 @@ fn count(journal: &[&str], call: &str) -> usize {
 #[test]
 fn a_request_without_shadow_makes_only_the_host_calls_routing_needs() {
     let mut vm = TestVm::start(&split_config());
-    let reads = vm
+    let table_reads = vm
         .root()
         .active()
         .expect("config")
         .table
         .request_headers()
         .len();
+    assert_eq!(table_reads, 2, "x-user-id, then cookie");
     vm.host.journal.borrow_mut().clear();
     vm.request("user-1", b"{}", 200, b"{}");
     let journal = vm.host.journal.borrow().clone();
-    // Request: one read per needed header, the clock, two sets, the route cache, a counter.
-    // Response: `:status`, exposures and class counters, the clock, the histogram.
-    // No whole-map read, no header removal, no body read, no shared data, no queue.
+    // Request: the unit header (the cookie is not needed when it is there), the clock, two
+    // sets, the route cache, a counter. Response: `:status`, exposures and class counters,
+    // the clock, the histogram. No whole-map read, no header removal, no body read, no
+    // shared data, no queue.
+    let reads = 1;
     assert_eq!(count(&journal, "header"), reads + 1, "{journal:?}");
     assert_eq!(count(&journal, "now"), 2, "{journal:?}");
     assert_eq!(count(&journal, "set_header"), 2, "{journal:?}");
@@ -57,6 +60,16 @@ fn a_request_without_shadow_makes_only_the_host_calls_routing_needs() {
         Some(b"cluster-a") | Some(b"cluster-b")
     ));
     assert_eq!(vm.requests("split", "a") + vm.requests("split", "b"), 1);
+
+    // Without the unit header the decision falls back to the cookie: one read more.
+    let mut stream = vm.stream();
+    *vm.host.request.borrow_mut() = vec![
+        (":path".into(), b"/".to_vec()),
+        ("cookie".into(), b"uid=user-1".to_vec()),
+    ];
+    vm.host.journal.borrow_mut().clear();
+    stream.on_request_headers(&vm.host, true);
+    assert_eq!(count(&vm.host.journal.borrow(), "header"), 2);
 }
 
 #[test]
