@@ -62,6 +62,19 @@ impl TestApp {
         TestApp { dir, state, sink }
     }
 
+    /// An app over a fresh database pushing to `sinks` (its `sink` field then records nothing).
+    pub fn with_sinks(sinks: rollgate_api::ServiceSinks) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("rollgate.db")).unwrap();
+        let tokens = TenantTokens::from_plain_tokens([("acme", ACME), ("globex", GLOBEX)]);
+        let state = AppState::new(store, tokens, sinks);
+        TestApp {
+            dir,
+            state,
+            sink: Arc::new(MemorySink::default()),
+        }
+    }
+
     pub fn router(&self) -> Router {
         app(self.state.clone())
     }
