@@ -76,9 +76,10 @@ impl RootLogic {
         match RoutingTable::from_json(&bytes) {
             Ok(table) => {
                 let experiments = table.experiments().len();
+                let shadows = table.experiments().iter().any(|e| e.shadow.is_some());
                 self.active = Some(Rc::new(Active::new(host, table)));
                 let mut vm = self.vm.borrow_mut();
-                vm.take_queue(host);
+                vm.take_queue(host, shadows);
                 vm.shadow.dispatch_outbox(host, self.id);
                 log::info!(
                     "rollgate: configuration loaded ({experiments} experiments, root context {})",

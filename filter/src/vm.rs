@@ -65,8 +65,15 @@ impl VmState {
         self.request_counter
     }
 
-    /// Makes the current root context the owner of the VM's wake-up queue.
-    pub fn take_queue(&mut self, host: &impl Host) {
+    /// Makes the current root context the owner of the VM's wake-up queue. The queue is
+    /// registered for the first config with a shadow experiment (a host keeps every queue
+    /// for the process's life, and Envoy tries each config on a throw-away VM first); once
+    /// registered, every new root takes it over, so copies of older streams still reach a
+    /// live root.
+    pub fn take_queue(&mut self, host: &impl Host, config_shadows: bool) {
+        if self.queue.is_none() && !config_shadows {
+            return;
+        }
         let name = std::mem::take(&mut self.queue_name);
         self.queue = host.register_queue(&name).or(self.queue);
         self.queue_name = name;

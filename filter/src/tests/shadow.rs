@@ -167,3 +167,29 @@ fn a_body_over_the_limit_is_skipped_not_sent() {
     assert_eq!(vm.shadow_result("pushed", "skipped_too_large"), 1);
     assert_eq!(accounted(&vm), (0, 0));
 }
+
+#[test]
+fn the_wake_up_queue_is_registered_for_the_first_shadow_config_then_follows_new_roots() {
+    let no_shadow = json!({
+        "version": 1,
+        "experiments": [{
+            "id": "plain", "kind": "ab", "salt": "plain",
+            "variants": [{ "name": "a", "cluster": "a", "weight": 10_000 }]
+        }]
+    });
+    let registrations = |vm: &TestVm| {
+        vm.host
+            .journal
+            .borrow()
+            .iter()
+            .filter(|c| **c == "register_queue")
+            .count()
+    };
+    let mut vm = TestVm::start(&no_shadow);
+    assert_eq!(registrations(&vm), 0, "no shadow, no queue");
+    assert!(vm.push(&config(0, "shadow")));
+    assert_eq!(registrations(&vm), 1);
+    // Streams of the shadow config may still hand copies over: the new root takes the queue.
+    assert!(vm.push(&no_shadow));
+    assert_eq!(registrations(&vm), 2);
+}
