@@ -61,12 +61,14 @@ pub async fn apply(
 }
 
 /// Checks `names` of `doc`'s plan against its Prometheus, with the same evaluation as
-/// `rollgate run` (every gate kind, `srm` included, sample minimums and the gate timeline).
+/// `rollgate run` (every gate kind, `srm` and `sequential` included, sample minimums and the
+/// gate timeline) and the same source settings.
 pub async fn run_gates(doc: &CanaryDoc, names: &[String]) -> Vec<GateVerdict> {
-    let client = doc.prometheus_url.as_deref().map(|url| {
-        PrometheusClient::new(url, Duration::from_millis(doc.prometheus_timeout_ms))
-            .map_err(|e| format!("Prometheus client: {e}"))
-    });
+    // Secrets are read now, from their file or environment variable, on every check.
+    let client = doc
+        .prometheus
+        .as_ref()
+        .map(|target| PrometheusClient::from_target(target).map_err(|e| e.to_string()));
     let target = GateTarget {
         experiment: &doc.canary_id,
         namespace: &doc.tenant_id,

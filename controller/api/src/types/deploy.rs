@@ -2,7 +2,7 @@
 
 use rollgate_rollout::engine::RolloutState;
 use rollgate_rollout::spec::raw::{RawGate, RawPrometheus, RawStep};
-use rollgate_rollout::spec::Plan;
+use rollgate_rollout::spec::{Plan, PrometheusTarget};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,7 +28,10 @@ pub struct CanaryCreate {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub gates: Vec<RawGate>,
-    /// Prometheus `{url, timeout}`; required when there are gates.
+    /// Prometheus-compatible source, as `spec.prometheus` of `rollgate run`: `{url, ca_file,
+    /// bearer_token: {file|env}, basic_auth: {username, password: {file|env}}, headers,
+    /// timeout, scrape_interval}`; required when there are gates. Files are read on the server,
+    /// relative paths against its working directory.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub prometheus: Option<RawPrometheus>,
@@ -55,10 +58,10 @@ pub struct CanaryDoc {
     pub canary_cluster: String,
     /// The engine's plan.
     pub plan: Plan,
-    /// Prometheus base URL for gates.
-    pub prometheus_url: Option<String>,
-    /// Prometheus query timeout.
-    pub prometheus_timeout_ms: u64,
+    /// The gates' Prometheus-compatible source with every `spec.prometheus` setting (https CA
+    /// file, bearer token or basic auth by file or environment variable, headers, timeout).
+    #[serde(default)]
+    pub prometheus: Option<PrometheusTarget>,
     /// The engine state, persisted after every transition.
     pub state: RolloutState,
     /// Creation time (RFC 3339).

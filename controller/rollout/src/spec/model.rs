@@ -55,8 +55,8 @@ pub enum SinkTarget {
     Stdout,
 }
 
-/// Prometheus connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Prometheus connection settings (serializable: secrets are references, never values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrometheusTarget {
     /// Base URL without trailing slash (`http://` or `https://`).
     pub url: String,
@@ -73,7 +73,8 @@ pub struct PrometheusTarget {
 }
 
 /// Where a secret is read from when the client is built (never kept in the spec).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SecretRef {
     /// The file's content, trailing whitespace trimmed.
     File(PathBuf),
@@ -82,7 +83,8 @@ pub enum SecretRef {
 }
 
 /// How queries authenticate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SourceAuth {
     /// No credentials.
     None,
