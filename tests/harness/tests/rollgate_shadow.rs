@@ -111,6 +111,27 @@ fn the_root_dispatches_the_copy_on_its_queue_wake_up_and_compares_the_answer() {
 }
 
 #[test]
+fn replay_shows_the_copy_the_root_sends_for_a_line() {
+    let plugin = rollgate_plugin();
+    let mut vm = plugin.start_vm(&shadow_config(0)).expect("starts");
+    let line: rollgate_harness::replay::InputLine = serde_json::from_value(serde_json::json!({
+        "request": { "headers": { ":method": "POST", ":path": "/predict", ":authority": "model",
+                                   "x-user-id": "u1" }, "body": "{\"x\":1}" },
+        "response": { "headers": { ":status": "200" }, "body": "{\"prediction\":1}" },
+        "call_response": { "headers": { ":status": "200" }, "body": "{\"prediction\":2}" }
+    }))
+    .expect("line");
+    let out = rollgate_harness::replay::run_line(&mut vm, &line, 1).expect("runs");
+    assert_eq!(out.http_calls.len(), 1);
+    assert_eq!(out.http_calls[0].cluster, "shadow");
+    let disagree = vm.metrics().counter(&stat_name(
+        SHADOW_COMPARISONS_TOTAL,
+        &[("experiment", "shadowed"), ("result", "disagree")],
+    ));
+    assert_eq!(disagree, Some(1));
+}
+
+#[test]
 fn a_push_with_calls_in_flight_keeps_the_old_root_until_they_are_answered() {
     let plugin = rollgate_plugin();
     let mut vm = plugin.start_vm(&shadow_config(0)).expect("starts");
