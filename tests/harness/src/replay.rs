@@ -5,8 +5,8 @@
 //! "call_response": {"headers": {":status": "200"}, "body": "..."}}` (`body_base64` instead of
 //! `body` for binary). Output line: `{"request_headers", "response_headers", "local_response",
 //! "http_calls", "logs"}`. Http calls dispatched while a line runs (by its stream, or by a root
-//! context woken by a shared queue the stream enqueued to: Envoy delivers `on_queue_ready` right
-//! after the current callback) are answered after its stream ends (on the root context, as in
+//! context woken by a shared queue the stream enqueued to: the VM delivers `on_queue_ready`
+//! right after the callback, as Envoy does) are answered after its stream ends (on the root context, as in
 //! Envoy) with the line's `call_response`, or 200 and an empty body.
 
 use crate::error::HarnessError;
@@ -144,7 +144,6 @@ pub fn run_line(vm: &mut Vm, input: &InputLine, line: usize) -> Result<OutputLin
     let mut logs: Vec<LogEntry> = vm.take_logs();
     logs.clear();
     let record = vm.run_exchange(&exchange)?;
-    vm.deliver_queue_ready()?;
     let calls = vm.take_new_http_calls();
     for call in &calls {
         vm.deliver_http_call_response(call.token, answer.clone())?;

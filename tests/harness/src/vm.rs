@@ -13,6 +13,9 @@ use wasmtime::{Instance, Store, TypedFunc, WasmParams, WasmResults};
 
 type F<P, R> = Option<TypedFunc<P, R>>;
 
+/// Rounds of queue notifications delivered after one VM call at the most.
+const MAX_QUEUE_ROUNDS: usize = 64;
+
 /// The guest's exports the driver calls (absent ones behave as the SDK default).
 pub(crate) struct Exports {
     pub(crate) on_context_create: F<(i32, i32), ()>,
@@ -71,6 +74,8 @@ pub struct Vm {
     pub(crate) ticks: BTreeMap<u32, (u32, u64)>,
     /// Calls cancelled with no callback because their root context was deleted.
     pub(crate) cancelled_calls: Vec<HttpCall>,
+    /// True while this VM delivers its own queue notifications (no nested delivery).
+    pub(crate) delivering_queues: bool,
 }
 
 impl std::fmt::Debug for Vm {
@@ -112,6 +117,7 @@ impl Vm {
             next_context_id: 1,
             ticks: BTreeMap::new(),
             cancelled_calls: Vec::new(),
+            delivering_queues: false,
         };
         if let Some(init) = init {
             vm.call("_initialize", 0, Some(&init), ())?;
@@ -264,6 +270,7 @@ impl Vm {
         match result {
             Ok(value) => {
                 self.finish_done_requests()?;
+                self.deliver_own_queue_ready()?;
                 Ok(Some(value))
             }
             Err(error) => {
@@ -553,8 +560,34 @@ impl Vm {
             .retain(|root, _| periods.iter().any(|(id, _)| id == root));
     }
 
-    /// Delivers pending `proxy_on_queue_ready` notifications for queues this VM registered.
-    /// Returns how many were delivered.
+    /// After a VM call: items this VM enqueued to its own queues are notified at once, as
+    /// Envoy runs the `on_queue_ready` it posts to the worker's event loop right after the
+    /// current callback. Notifications for queues another VM owns wait for that VM's
+    /// [`Vm::deliver_queue_ready`] (another worker thread in Envoy).
+    fn deliver_own_queue_ready(&mut self) -> Result<(), HarnessError> {
+        if self.delivering_queues {
+            return Ok(());
+        }
+        self.delivering_queues = true;
+        // Bounded: a guest that re-enqueues from every notification cannot loop forever.
+        let mut result = Ok(());
+        for _ in 0..MAX_QUEUE_ROUNDS {
+            match self.deliver_queue_ready() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.delivering_queues = false;
+        result
+    }
+
+    /// Delivers pending `proxy_on_queue_ready` notifications for queues this VM registered
+    /// (those it enqueued itself are delivered after each call already). Returns how many
+    /// were delivered.
     pub fn deliver_queue_ready(&mut self) -> Result<usize, HarnessError> {
         let key = self.store.data().vm_key;
         let ready = self.store.data().shared.data().take_ready(key);

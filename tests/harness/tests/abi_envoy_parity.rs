@@ -285,11 +285,12 @@ fn queue_items_reach_the_registering_root_and_follow_a_new_root() {
     vm.reconfigure(b"cluster=next").expect("accepted");
     let new_root = vm.root_context_id();
     let s = vm.create_stream().expect("stream");
+    vm.take_logs();
+    // Envoy runs the notification right after the callback that enqueued: nothing is left.
     vm.request_headers(s, request("/", &[("x-probe-enqueue", "item-1")]), true)
         .expect("enqueue");
+    assert_eq!(vm.deliver_queue_ready().expect("ready"), 0);
     vm.finish_stream(s).expect("finish");
-    vm.take_logs();
-    assert_eq!(vm.deliver_queue_ready().expect("ready"), 1);
     let logs = vm.take_logs();
     let item = logs
         .iter()
