@@ -16,6 +16,7 @@ pub mod auth;
 pub mod canary_driver;
 pub mod error;
 pub mod extract;
+pub mod layers;
 pub mod metrics;
 pub mod monitor;
 pub mod openapi;

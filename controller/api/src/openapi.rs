@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rollgate API", description = "A/B tests, canaries, shadows and the model registry, per tenant. Bearer token required under /api/v1."),
+    info(title = "Rollgate API", description = "A/B tests, canaries, shadows and the model registry, per tenant. Bearer token required under /api/v1. Configs are pushed per (tenant, service) to the configured sink (ECDS file, Istio WasmPlugin, stdout). Several A/B tests and canaries may run on one service only in disjoint ranges of one exclusive layer (`layer: {name, from, to}`, buckets 0-9999); an experiment that would share users with a live one is a 409 naming it."),
     paths(
         ab_tests::create, ab_tests::list, ab_tests::get, ab_tests::update, ab_tests::stop, ab_tests::promote, ab_tests::rollback,
         events::record, events::results,

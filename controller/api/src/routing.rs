@@ -1,15 +1,18 @@
 //! From stored experiments to the filter config of one service (pure).
 //!
 //! Every experiment of a service matches the same requests (`:authority` = the service), so
-//! at most one *owner* routes them: the live A/B test or canary, else the most recently
-//! finished one whose final split must stay in force (promoted, rolled back, expired). An
-//! active shadow rides on the owner's experiment, or stands alone with one variant.
+//! the experiments in the config must never claim the same user: they are the live A/B tests
+//! and canaries (at most one, or several in exclusive layers, see [`crate::layers`]), then the
+//! most recently finished ones whose final split must stay in force (promoted, rolled back,
+//! expired), newest first, each only where it overlaps none taken before. An active shadow
+//! rides on those experiments, or stands alone with one variant.
 
+use crate::layers;
 use crate::types::ab::{AbOutcome, AbStatus, AbTest};
 use crate::types::deploy::{CanaryDoc, Shadow};
 use rollgate_core::config::{
-    CompareConfig, Experiment, ExperimentKind, FilterConfig, MatchRule, ShadowConfig, Variant,
-    DEFAULT_FORCE_HEADER, TOTAL_WEIGHT,
+    CompareConfig, Experiment, ExperimentKind, FilterConfig, LayerConfig, MatchRule, ShadowConfig,
+    Variant, DEFAULT_FORCE_HEADER, TOTAL_WEIGHT,
 };
 
 /// Everything stored about one service of one tenant.
@@ -24,21 +27,23 @@ pub struct ServiceSnapshot {
 }
 
 impl ServiceSnapshot {
-    /// What routes the service right now and cannot be overridden (an active A/B test or an
-    /// unfinished canary), described for a 409.
-    pub fn live_owner(&self) -> Option<String> {
+    /// The live experiment (an active A/B test or an unfinished canary) a new one in `layer`
+    /// would share users with, described for a 409; `None` when they are all in exclusive
+    /// ranges of the same layer.
+    pub fn live_conflict(&self, layer: Option<&LayerConfig>) -> Option<String> {
         let ab = self
             .ab_tests
             .iter()
-            .find(|t| t.status == AbStatus::Active)
-            .map(|t| format!("ab-test `{}`", t.experiment_id));
-        let canary = || {
-            self.canaries
-                .iter()
-                .find(|c| !c.state.is_finished())
-                .map(|c| format!("canary `{}`", c.canary_id))
-        };
-        ab.or_else(canary)
+            .filter(|t| t.status == AbStatus::Active)
+            .map(|t| (format!("ab-test `{}`", t.experiment_id), t.layer.as_ref()));
+        let canaries = self
+            .canaries
+            .iter()
+            .filter(|c| !c.state.is_finished())
+            .map(|c| (format!("canary `{}`", c.canary_id), c.layer.as_ref()));
+        ab.chain(canaries)
+            .find(|(_, live)| layers::overlaps(*live, layer))
+            .map(|(what, live)| format!("{what} in {}", layers::describe(live)))
     }
 
     /// The active shadow, if any.
@@ -94,7 +99,7 @@ pub fn ab_treatment_bp(test: &AbTest) -> Option<u32> {
 }
 
 fn ab_experiment(test: &AbTest, treatment_bp: u32) -> Experiment {
-    routed_experiment(
+    let mut experiment = routed_experiment(
         &test.experiment_id,
         ExperimentKind::Ab,
         &test.service,
@@ -110,7 +115,9 @@ fn ab_experiment(test: &AbTest, treatment_bp: u32) -> Experiment {
                 treatment_bp.min(TOTAL_WEIGHT),
             ),
         ],
-    )
+    );
+    experiment.layer = test.layer.clone();
+    experiment
 }
 
 fn canary_experiment(canary: &CanaryDoc) -> Experiment {
@@ -119,7 +126,7 @@ fn canary_experiment(canary: &CanaryDoc) -> Experiment {
         .target_canary_bp()
         .unwrap_or(0)
         .min(TOTAL_WEIGHT);
-    routed_experiment(
+    let mut experiment = routed_experiment(
         &canary.canary_id,
         ExperimentKind::Canary,
         &canary.model_id,
@@ -127,7 +134,9 @@ fn canary_experiment(canary: &CanaryDoc) -> Experiment {
             ("stable", &canary.stable_cluster, TOTAL_WEIGHT - bp),
             ("canary", &canary.canary_cluster, bp),
         ],
-    )
+    );
+    experiment.layer = canary.layer.clone();
+    experiment
 }
 
 fn shadow_config(shadow: &Shadow) -> ShadowConfig {
@@ -144,50 +153,56 @@ fn shadow_config(shadow: &Shadow) -> ShadowConfig {
     }
 }
 
-/// The owner experiment: live first, else the most recently ended one still pinning a split.
-fn owner(snapshot: &ServiceSnapshot) -> Option<Experiment> {
-    if let Some(test) = snapshot
-        .ab_tests
-        .iter()
-        .rev()
-        .find(|t| t.status == AbStatus::Active)
-    {
-        return ab_treatment_bp(test).map(|bp| ab_experiment(test, bp));
-    }
-    if let Some(canary) = snapshot
-        .canaries
-        .iter()
-        .rev()
-        .find(|c| !c.state.is_finished())
-    {
-        return Some(canary_experiment(canary));
-    }
-    let mut ended: Vec<(i64, Experiment)> = Vec::new();
+/// The experiments routing the service: live ones first (newest first), then ended ones still
+/// pinning a split (most recently ended first); each taken only if it overlaps none before.
+fn routing_experiments(snapshot: &ServiceSnapshot) -> Vec<Experiment> {
+    // (live, time) ordering key: live before ended, newer before older.
+    let mut candidates: Vec<(bool, i64, Experiment)> = Vec::new();
     for test in &snapshot.ab_tests {
-        if let (Some(bp), Some(end)) = (ab_treatment_bp(test), test.ended_at.as_deref()) {
-            ended.push((
-                crate::time::parse_rfc3339(end).unwrap_or(0),
-                ab_experiment(test, bp),
-            ));
+        let Some(bp) = ab_treatment_bp(test) else {
+            continue;
+        };
+        if test.status == AbStatus::Active {
+            candidates.push((true, test.started_ms(), ab_experiment(test, bp)));
+        } else if let Some(end) = test.ended_at.as_deref() {
+            let at = crate::time::parse_rfc3339(end).unwrap_or(0);
+            candidates.push((false, at, ab_experiment(test, bp)));
         }
     }
     for canary in &snapshot.canaries {
-        ended.push((canary.state.updated_at_ms as i64, canary_experiment(canary)));
+        let live = !canary.state.is_finished();
+        let at = if live {
+            canary.state.started_at_ms
+        } else {
+            canary.state.updated_at_ms
+        };
+        candidates.push((live, at as i64, canary_experiment(canary)));
     }
-    ended.into_iter().max_by_key(|(at, _)| *at).map(|(_, e)| e)
+    candidates.sort_by_key(|(live, at, _)| std::cmp::Reverse((*live, *at)));
+    let mut taken: Vec<Experiment> = Vec::new();
+    for (_, _, experiment) in candidates {
+        if taken
+            .iter()
+            .all(|t| !layers::overlaps(t.layer.as_ref(), experiment.layer.as_ref()))
+        {
+            taken.push(experiment);
+        }
+    }
+    taken
 }
 
 /// The filter config of a service.
 pub fn build_config(service: &str, snapshot: &ServiceSnapshot) -> FilterConfig {
-    let mut experiments = Vec::new();
-    let owner = owner(snapshot);
-    match (owner, snapshot.active_shadow()) {
-        (Some(mut experiment), Some(shadow)) => {
-            experiment.shadow = Some(shadow_config(shadow));
-            experiments.push(experiment);
+    let mut experiments = routing_experiments(snapshot);
+    match snapshot.active_shadow() {
+        // Every routed user is in exactly one experiment; each carries the shadow, so the
+        // sample share is the same for all of them.
+        Some(shadow) if !experiments.is_empty() => {
+            for experiment in &mut experiments {
+                experiment.shadow = Some(shadow_config(shadow));
+            }
         }
-        (Some(experiment), None) => experiments.push(experiment),
-        (None, Some(shadow)) => {
+        Some(shadow) => {
             // A shadow alone routes every request to the primary: one variant, all buckets.
             let mut experiment = routed_experiment(
                 &shadow.shadow_id,
@@ -198,7 +213,7 @@ pub fn build_config(service: &str, snapshot: &ServiceSnapshot) -> FilterConfig {
             experiment.shadow = Some(shadow_config(shadow));
             experiments.push(experiment);
         }
-        (None, None) => {}
+        None => {}
     }
     FilterConfig {
         experiments,

@@ -167,6 +167,7 @@ fn sample_test(threshold: f64, started_at: &str, max_hours: u32) -> AbTest {
         service: "m".into(),
         control_cluster: "c1".into(),
         treatment_cluster: "c2".into(),
+        layer: None,
     }
 }
 

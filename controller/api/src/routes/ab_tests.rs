@@ -4,6 +4,7 @@ use crate::ab_ops::{end_test, Ending};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{etag, if_match, ApiJson, Paging};
+use crate::layers;
 use crate::publish::{push_service, snapshot};
 use crate::routes::{new_id, with_etag};
 use crate::state::AppState;
@@ -16,7 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 
-/// Create an A/B test.
+/// Create an A/B test (409 when a live experiment of the service would share its users:
+/// only disjoint ranges of one exclusive layer may share a service).
 #[utoipa::path(post, path = "/api/v1/ab-tests", request_body = AbTestCreate, tag = "ab-tests",
     responses((status = 201, body = AbTest), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
@@ -37,6 +39,9 @@ pub async fn create(
         rollback_window_minutes: body.rollback_window_minutes,
     }
     .validate()?;
+    if let Some(layer) = &body.layer {
+        layers::check("layer", layer)?;
+    }
     for (field, value) in [
         ("control_model_id", &body.control_model_id),
         ("control_version", &body.control_version),
@@ -69,9 +74,13 @@ pub async fn create(
         "treatment_version",
     )?;
     let service = body.control_model_id.clone();
-    if let Some(owner) = snapshot(tx.conn(), &tenant, &service)?.live_owner() {
+    if let Some(owner) = snapshot(tx.conn(), &tenant, &service)?.live_conflict(body.layer.as_ref())
+    {
         return Err(ApiError::Conflict(format!(
-            "service `{service}` is already routed by {owner}; end it (promote, rollback, DELETE) before starting another"
+            "service `{service}` is already routed by {owner}, which would share users with this \
+             test ({}); end it (promote, rollback, DELETE) first, or put both in disjoint \
+             ranges of one layer (`layer: {{name, from, to}}`)",
+            layers::describe(body.layer.as_ref())
         )));
     }
     let test = AbTest {
@@ -99,6 +108,7 @@ pub async fn create(
         service: service.clone(),
         control_cluster,
         treatment_cluster,
+        layer: body.layer,
     };
     ab_tests::insert(tx.conn(), &test)?;
     push_service(&state, &mut tx, &tenant, &service).await?;

@@ -4,6 +4,7 @@ use crate::auth::Tenant;
 use crate::canary_driver::{apply, engine_now, feed_verdicts, run_gates};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_json, ApiJson};
+use crate::layers;
 use crate::publish::snapshot;
 use crate::routes::new_id;
 use crate::state::AppState;
@@ -67,7 +68,8 @@ fn spec_error(err: RolloutError) -> ApiError {
     }
 }
 
-/// Start a canary rollout; the first step's weight is pushed before this answers.
+/// Start a canary rollout; the first step's weight is pushed before this answers (409 when a
+/// live experiment of the service would share its users, as for A/B tests).
 #[utoipa::path(post, path = "/api/v1/canary", request_body = CanaryCreate, tag = "canary",
     responses((status = 201, body = CanaryStatus), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
@@ -92,6 +94,9 @@ pub async fn start(
         )
     });
     validate::text("name", &name, 200)?;
+    if let Some(layer) = &body.layer {
+        layers::check("layer", layer)?;
+    }
     let canary_id = new_id("canary");
     let mut tx = WriteTx::begin(&state.store).await?;
     let stable_cluster = models::cluster_of(
@@ -108,10 +113,15 @@ pub async fn start(
         &body.canary_version,
         "canary_version",
     )?;
-    if let Some(owner) = snapshot(tx.conn(), &tenant, &body.model_id)?.live_owner() {
+    if let Some(owner) =
+        snapshot(tx.conn(), &tenant, &body.model_id)?.live_conflict(body.layer.as_ref())
+    {
         return Err(ApiError::Conflict(format!(
-            "service `{}` is already routed by {owner}; end it before starting a canary",
-            body.model_id
+            "service `{}` is already routed by {owner}, which would share users with this \
+             canary ({}); end it first, or put both in disjoint ranges of one layer \
+             (`layer: {{name, from, to}}`)",
+            body.model_id,
+            layers::describe(body.layer.as_ref())
         )));
     }
     let raw = RawRollout {
@@ -150,6 +160,7 @@ pub async fn start(
         stable_cluster,
         canary_cluster,
         prometheus: rollout.prometheus,
+        layer: body.layer,
         plan: rollout.plan,
         state: RolloutState::new(&canary_id, now),
         created_at: format_rfc3339(now_ms()),

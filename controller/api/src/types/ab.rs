@@ -2,6 +2,7 @@
 
 use crate::error::ApiResult;
 use crate::validate;
+use rollgate_core::config::LayerConfig;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -81,6 +82,12 @@ pub struct AbTestCreate {
     /// Window of the auto-rollback monitor, in minutes (default 15, as seed 001).
     #[serde(default = "default_rollback_window_minutes")]
     pub rollback_window_minutes: u32,
+    /// Exclusive layer `{name, from, to}`: the test takes only users whose layer bucket
+    /// (0-9999, salt = name) is in `[from, to)`. Several experiments may run on one service
+    /// when they all sit in disjoint ranges of the same layer; absent: all users.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub layer: Option<LayerConfig>,
 }
 
 /// `PUT /ab-tests/{id}` body: the fields that may change while the test runs (weights and
@@ -159,6 +166,10 @@ pub struct AbTest {
     pub control_cluster: String,
     /// Cluster of the treatment version, from the registry.
     pub treatment_cluster: String,
+    /// Exclusive layer of the test, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub layer: Option<LayerConfig>,
 }
 
 impl AbTest {

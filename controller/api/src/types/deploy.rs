@@ -1,5 +1,6 @@
 //! Canary rollouts and shadow deployments as the API reads and writes them.
 
+use rollgate_core::config::LayerConfig;
 use rollgate_rollout::engine::RolloutState;
 use rollgate_rollout::spec::raw::{RawGate, RawPrometheus, RawStep};
 use rollgate_rollout::spec::{Plan, PrometheusTarget};
@@ -35,6 +36,12 @@ pub struct CanaryCreate {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub prometheus: Option<RawPrometheus>,
+    /// Exclusive layer `{name, from, to}` (as on A/B tests): the canary takes only users whose
+    /// layer bucket is in `[from, to)`, so it may share its service with experiments in
+    /// disjoint ranges of the same layer; absent: all users.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub layer: Option<LayerConfig>,
 }
 
 /// A canary rollout as stored: what it rolls out, the engine's plan and its persisted state.
@@ -62,6 +69,9 @@ pub struct CanaryDoc {
     /// file, bearer token or basic auth by file or environment variable, headers, timeout).
     #[serde(default)]
     pub prometheus: Option<PrometheusTarget>,
+    /// Exclusive layer, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerConfig>,
     /// The engine state, persisted after every transition.
     pub state: RolloutState,
     /// Creation time (RFC 3339).
@@ -108,6 +118,10 @@ pub struct CanaryStatus {
     pub history: serde_json::Value,
     /// Creation time.
     pub created_at: String,
+    /// Exclusive layer `{name, from, to}`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub layer: Option<LayerConfig>,
 }
 
 impl CanaryDoc {
@@ -128,6 +142,7 @@ impl CanaryDoc {
             gates: serde_json::to_value(&self.state.gates).unwrap_or_default(),
             history: serde_json::to_value(&self.state.history).unwrap_or_default(),
             created_at: self.created_at.clone(),
+            layer: self.layer.clone(),
         }
     }
 
