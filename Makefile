@@ -7,7 +7,7 @@ WASM_MAX  := 327680
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all wasm wasm-target binaryen prometheus chromium build test bench demo lint fmt manifests clean-demo
+.PHONY: all wasm wasm-target binaryen prometheus chromium build test bench bench-envoy bench-tools demo lint fmt manifests clean-demo
 
 all: build
 
@@ -81,9 +81,23 @@ test: wasm prometheus chromium envoy
 	$(CARGO) test --no-fail-fast
 	$(MAKE) --no-print-directory fuzz-smoke
 
-## bench: criterion benchmarks (native core vs .wasm in wasmtime, stats, proxy, API)
-bench: wasm
-	$(CARGO) bench -p rollgate-benches
+## bench: criterion benchmarks (native core vs .wasm in wasmtime, stats, API), then the filter's
+## cost in real Envoy (bench-envoy). Not part of `make test`.
+bench: wasm envoy bench-tools
+	$(CARGO) bench -p rollgate-benches --bench routing --bench stats --bench api
+	$(MAKE) --no-print-directory bench-envoy
+
+## bench-envoy: real Envoy, side by side (target/bench/envoy_cost.md; ROUNDS, OPEN_SECS, WRK_SECS,
+## RATE), memory per worker (envoy_memory.md), ECDS push to routing (envoy_ecds.md; ECDS_PUSHES)
+bench-envoy: wasm envoy bench-tools
+	$(CARGO) bench -p rollgate-benches --bench envoy_cost --bench envoy_memory --bench envoy_ecds
+
+## bench-tools: install Debian's wrk (the throughput load generator of bench-envoy) when missing
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || \
+	  { echo "installing Debian's wrk package (throughput runs of make bench)"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null \
+	    || { echo "ERROR: could not install wrk (apt-get install wrk)"; exit 1; }; }
 
 ## demo: a real rollout on loopback: real Envoy + the .wasm (ECDS) + Prometheus + controller, then a report
 demo: build prometheus envoy

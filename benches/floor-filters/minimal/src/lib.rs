@@ -1,18 +1,21 @@
 #![allow(missing_docs)] // `proxy_wasm::main!` generates an undocumented `_start`.
 //! Floor filters for the real-Envoy cost bench (`benches/benches/envoy_cost.rs`).
 //!
-//! One module, two behaviours chosen by the plugin configuration (plain text):
+//! One module, two behaviours chosen by the plugin configuration (plain text, words):
 //! - `floor`: read `x-user-id`, set `x-rollgate-cluster` to `variant_a` or `variant_b` from
 //!   its last byte. The cheapest useful thing a proxy-wasm filter can do for routing.
-//! - `hostcalls`: the same decision, but making exactly the host calls Rollgate's glue makes
-//!   per request with no shadow sampled (see `filter/src/plugin/http.rs`): on request headers
-//!   2 header removes, 1 full header-map read, 1 clock read, 2 header sets, the
+//! - `hostcalls <header>...`: the same decision, but making the host calls Rollgate's glue
+//!   makes per request when no shadow copy is sampled (see `filter/src/stream.rs`): on request
+//!   headers one read by name of each listed header (the headers the routing table needs),
+//!   1 clock read, 2 header sets (route and variant; replace semantics), the
 //!   `clear_route_cache` foreign function, 1 counter increment; on response headers 1 header
-//!   read (`:status`), 2 counter increments, 1 clock read, 1 histogram record. No logic.
+//!   read (`:status`), 2 counter increments (exposure and status class), 1 clock read,
+//!   1 histogram record. No routing logic.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, MetricType};
+use std::rc::Rc;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Warn);
@@ -32,6 +35,7 @@ struct Metrics {
 #[derive(Default)]
 struct FloorRoot {
     hostcalls: bool,
+    reads: Rc<[String]>,
     metrics: Metrics,
 }
 
@@ -40,7 +44,10 @@ impl Context for FloorRoot {}
 impl RootContext for FloorRoot {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let config = self.get_plugin_configuration().unwrap_or_default();
-        self.hostcalls = config.trim_ascii() == b"hostcalls";
+        let config = String::from_utf8_lossy(&config);
+        let mut words = config.split_whitespace();
+        self.hostcalls = words.next() == Some("hostcalls");
+        self.reads = words.map(str::to_string).collect();
         if self.hostcalls {
             let define = |kind, name: &str| hostcalls::define_metric(kind, name).unwrap_or(0);
             self.metrics = Metrics {
@@ -56,6 +63,7 @@ impl RootContext for FloorRoot {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(FloorHttp {
             hostcalls: self.hostcalls,
+            reads: self.reads.clone(),
             metrics: self.metrics,
             started_ms: 0,
         }))
@@ -69,6 +77,7 @@ impl RootContext for FloorRoot {
 /// One stream.
 struct FloorHttp {
     hostcalls: bool,
+    reads: Rc<[String]>,
     metrics: Metrics,
     started_ms: u64,
 }
@@ -96,18 +105,18 @@ impl HttpContext for FloorHttp {
             self.set_http_request_header("x-rollgate-cluster", Some(cluster_for(user.as_deref())));
             return Action::Continue;
         }
-        self.set_http_request_header("x-rollgate-cluster", None);
-        self.set_http_request_header("x-rollgate-variant", None);
-        let headers = self.get_http_request_headers_bytes();
-        let user = headers
-            .iter()
-            .find(|(name, _)| name == "x-user-id")
-            .map(|(_, value)| value.as_slice());
-        let cluster = cluster_for(user);
+        let mut user = None;
+        for name in self.reads.iter() {
+            let value = self.get_http_request_header_bytes(name);
+            if name == "x-user-id" {
+                user = value;
+            }
+        }
+        let cluster = cluster_for(user.as_deref());
         self.started_ms = now_ms();
         self.set_http_request_header("x-rollgate-cluster", Some(cluster));
         self.set_http_request_header("x-rollgate-variant", Some(&cluster[8..]));
-        let _ = hostcalls::call_foreign_function("clear_route_cache", Some(&[]));
+        let _ = hostcalls::call_foreign_function("clear_route_cache", None);
         let _ = hostcalls::increment_metric(self.metrics.requests, 1);
         Action::Continue
     }
