@@ -60,8 +60,7 @@ impl RootLogic {
 
     /// VM start: defines the config-rejection counter.
     pub fn on_vm_start(&mut self, host: &impl Host) -> bool {
-        self.config_rejected =
-            host.define_metric(MetricKind::Counter, &stat_name(CONFIG_REJECTED_TOTAL, &[]));
+        self.config_rejected = define_rejected_counter(host);
         true
     }
 
@@ -94,8 +93,7 @@ impl RootLogic {
     fn reject(&mut self, host: &impl Host, reason: &str) -> bool {
         log::error!("rollgate: plugin configuration rejected: {reason}; the previous configuration keeps serving");
         if self.config_rejected.is_none() {
-            self.config_rejected =
-                host.define_metric(MetricKind::Counter, &stat_name(CONFIG_REJECTED_TOTAL, &[]));
+            self.config_rejected = define_rejected_counter(host);
         }
         host.increment(self.config_rejected);
         false
@@ -178,4 +176,9 @@ impl RootLogic {
     pub fn on_delete(&mut self, host: &impl Host) {
         self.vm.borrow_mut().shadow.cancel_owned(host, self.id);
     }
+}
+
+/// Defines `rollgate_config_rejected_total` (no labels).
+fn define_rejected_counter(host: &impl Host) -> Option<u32> {
+    host.define_metric(MetricKind::Counter, &stat_name(CONFIG_REJECTED_TOTAL, &[]))
 }
