@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{pushed_weights, TestApp, ACME};
+use common::{ab_body, pushed_weights, TestApp, ACME};
 use serde_json::json;
 
 #[tokio::test]
@@ -332,14 +332,7 @@ async fn a_failing_sink_is_502_and_nothing_is_stored() {
     app.register(ACME, "fraud", "v1").await;
     app.register(ACME, "fraud", "v2").await;
     app.sink.set_failing(Some("envoy unreachable"));
-    let answer = app
-        .post(
-            "/api/v1/ab-tests",
-            ACME,
-            json!({"name": "x", "control_model_id": "fraud", "control_version": "v1",
-            "treatment_model_id": "fraud", "treatment_version": "v2"}),
-        )
-        .await;
+    let answer = app.post("/api/v1/ab-tests", ACME, ab_body(json!({}))).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert!(answer.body["detail"]
         .as_str()

@@ -5,11 +5,8 @@
 
 mod common;
 
-use axum::http::StatusCode;
 use common::{TestApp, ACME};
 use rollgate_api::canary_driver::run_gates;
-use rollgate_api::store::deployments;
-use rollgate_rollout::engine::Event;
 use rollgate_rollout::gates::GateOutcome;
 use serde_json::json;
 
@@ -48,30 +45,14 @@ async fn the_srm_gate_is_judged_against_the_pushed_weight() {
     // scipy.stats.chisquare([9400, 600], f_exp=[9000, 1000]).pvalue -> 1.481282554381437e-40
     let url = exposures(9_400.0, 600.0).await;
     let app = TestApp::new();
-    app.register(ACME, "scorer", "v1").await;
-    app.register(ACME, "scorer", "v2").await;
-    let answer = app
-        .post(
-            "/api/v1/canary",
+    let doc = app
+        .canary_live_for_a_minute(
             ACME,
-            json!({"model_id": "scorer", "stable_version": "v1", "canary_version": "v2",
-                   "steps": [{"weight": 10, "pause": "1h"}, {"weight": 100}],
+            json!({"steps": [{"weight": 10, "pause": "1h"}, {"weight": 100}],
                    "gates": [{"name": "srm", "template": "srm"}],
                    "prometheus": {"url": url, "timeout": "2s"}}),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-    let id = answer.body["canary_id"].as_str().unwrap().to_string();
-    let mut doc = {
-        let conn = app.state.store.lock().await;
-        deployments::canary(&conn, "acme", &id).unwrap()
-    };
-    // The weight has been live for a minute (the srm window is the time since the push).
-    for entry in &mut doc.state.history {
-        if matches!(entry.event, Event::Pushed { .. }) {
-            entry.at_ms -= 60_000;
-        }
-    }
     let verdicts = run_gates(&doc, &["srm".to_string()]).await;
     assert_eq!(verdicts.len(), 1);
     let verdict = &verdicts[0];

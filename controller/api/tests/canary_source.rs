@@ -12,9 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::{TestApp, ACME};
 use rollgate_api::canary_driver::run_gates;
-use rollgate_api::store::deployments;
 use rollgate_api::types::deploy::CanaryDoc;
-use rollgate_rollout::engine::Event;
 use rollgate_rollout::gates::GateOutcome;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -56,32 +54,14 @@ async fn source(authorization: &'static str, counts: [(f64, f64); 2]) -> String 
     url
 }
 
-/// Starts a canary with `gates` over `prometheus`; returns its stored document with the
-/// first weight live for a minute.
+/// Starts a canary with `gates` over `prometheus`, its first weight live for a minute.
 async fn canary(app: &TestApp, gates: Value, prometheus: Value) -> CanaryDoc {
-    app.register(ACME, "scorer", "v1").await;
-    app.register(ACME, "scorer", "v2").await;
-    let answer = app
-        .post(
-            "/api/v1/canary",
-            ACME,
-            json!({"model_id": "scorer", "stable_version": "v1", "canary_version": "v2",
-                   "steps": [{"weight": 50, "pause": "1h"}, {"weight": 100}],
-                   "gates": gates, "prometheus": prometheus}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
-    let id = answer.body["canary_id"].as_str().unwrap().to_string();
-    let mut doc = {
-        let conn = app.state.store.lock().await;
-        deployments::canary(&conn, "acme", &id).unwrap()
-    };
-    for entry in &mut doc.state.history {
-        if matches!(entry.event, Event::Pushed { .. }) {
-            entry.at_ms -= 60_000;
-        }
-    }
-    doc
+    let steps = json!([{"weight": 50, "pause": "1h"}, {"weight": 100}]);
+    app.canary_live_for_a_minute(
+        ACME,
+        json!({"steps": steps, "gates": gates, "prometheus": prometheus}),
+    )
+    .await
 }
 
 #[tokio::test]

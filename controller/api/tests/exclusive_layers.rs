@@ -12,8 +12,7 @@ use rollgate_core::config::LayerConfig;
 use serde_json::{json, Value};
 
 fn ab_body(layer: Value) -> Value {
-    json!({"name": "fraud v2", "control_model_id": "fraud", "control_version": "v1",
-           "treatment_model_id": "fraud", "treatment_version": "v2", "layer": layer})
+    common::ab_body(json!({ "layer": layer }))
 }
 
 fn layer(from: u32, to: u32) -> Option<LayerConfig> {

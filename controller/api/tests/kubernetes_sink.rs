@@ -9,7 +9,7 @@ mod common;
 mod kube_fake;
 
 use axum::http::{Method, StatusCode};
-use common::{pushed_weights, TestApp, ACME, GLOBEX};
+use common::{ab_body, pushed_weights, TestApp, ACME, GLOBEX};
 use kube_fake::{wasm_plugin_path, KubeFake};
 use rollgate_api::ServiceSinks;
 use rollgate_core::config::FilterConfig;
@@ -96,14 +96,7 @@ async fn an_api_server_failure_is_502_naming_the_wasm_plugin_and_stores_nothing(
     app.register(ACME, "fraud", "v1").await;
     app.register(ACME, "fraud", "v2").await;
     *fake.failing.lock().unwrap() = Some("etcd unavailable".into());
-    let answer = app
-        .post(
-            "/api/v1/ab-tests",
-            ACME,
-            json!({"name": "x", "control_model_id": "fraud", "control_version": "v1",
-            "treatment_model_id": "fraud", "treatment_version": "v2"}),
-        )
-        .await;
+    let answer = app.post("/api/v1/ab-tests", ACME, ab_body(json!({}))).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
     let detail = answer.body["detail"].as_str().unwrap();
     assert!(detail.contains("WasmPlugin ml/acme-fraud"), "{detail}");

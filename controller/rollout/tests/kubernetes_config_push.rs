@@ -13,13 +13,15 @@ use rollgate_rollout::sinks::kubernetes::{
 };
 use rollgate_rollout::sinks::ConfigSink;
 
-fn config(canary: u32) -> FilterConfig {
-    let json = format!(
-        r#"{{"version":1,"experiments":[{{"id":"e","kind":"canary","salt":"e","variants":[
-        {{"name":"stable","cluster":"s","weight":{}}},{{"name":"canary","cluster":"c","weight":{canary}}}]}}]}}"#,
-        10_000 - canary
-    );
-    FilterConfig::from_json(json.as_bytes()).expect("valid")
+/// The filter config with `canary_bp` of 10,000 on the canary.
+fn config(canary_bp: u32) -> FilterConfig {
+    let variants = serde_json::json!([
+        {"name": "stable", "cluster": "s", "weight": 10_000 - canary_bp},
+        {"name": "canary", "cluster": "c", "weight": canary_bp},
+    ]);
+    let value = serde_json::json!({"version": 1, "experiments": [
+        {"id": "e", "kind": "canary", "salt": "e", "variants": variants}]});
+    FilterConfig::from_json(value.to_string().as_bytes()).expect("valid")
 }
 
 #[tokio::test]

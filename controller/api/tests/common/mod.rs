@@ -6,7 +6,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use rollgate_api::store::deployments;
+use rollgate_api::types::deploy::CanaryDoc;
 use rollgate_api::{app, AppState, MemorySink, Store, TenantTokens};
+use rollgate_rollout::engine::Event;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -155,18 +158,35 @@ impl TestApp {
     pub async fn ab_test(&self, token: &str, extra: Value) -> Value {
         self.register(token, "fraud", "v1").await;
         self.register(token, "fraud", "v2").await;
-        let mut body = json!({
-            "name": "fraud v2", "control_model_id": "fraud", "control_version": "v1",
-            "treatment_model_id": "fraud", "treatment_version": "v2"
-        });
-        if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
-            for (k, v) in more {
-                map.insert(k.clone(), v.clone());
-            }
-        }
-        let answer = self.post("/api/v1/ab-tests", token, body).await;
+        let answer = self.post("/api/v1/ab-tests", token, ab_body(extra)).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.body
+    }
+
+    /// Registers scorer v1/v2, starts a canary between them with `extra` fields (steps, gates,
+    /// prometheus, ...) and returns its stored document with the first weight pushed a
+    /// minute ago (gates measure since the push).
+    pub async fn canary_live_for_a_minute(&self, token: &str, extra: Value) -> CanaryDoc {
+        self.register(token, "scorer", "v1").await;
+        self.register(token, "scorer", "v2").await;
+        let body = merged(
+            json!({"model_id": "scorer", "stable_version": "v1", "canary_version": "v2"}),
+            extra,
+        );
+        let answer = self.post("/api/v1/canary", token, body).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        let id = answer.body["canary_id"].as_str().unwrap().to_string();
+        let tenant = self.state.tokens.tenant_for(token).unwrap().to_string();
+        let mut doc = {
+            let conn = self.state.store.lock().await;
+            deployments::canary(&conn, &tenant, &id).unwrap()
+        };
+        for entry in &mut doc.state.history {
+            if matches!(entry.event, Event::Pushed { .. }) {
+                entry.at_ms -= 60_000;
+            }
+        }
+        doc
     }
 
     /// Posts events `[(variant, metric, value)]` with unit ids `u0..`.
@@ -192,4 +212,24 @@ pub fn pushed_weights(config: &rollgate_core::config::FilterConfig) -> Vec<(Stri
         .iter()
         .map(|v| (v.name.clone(), v.weight))
         .collect()
+}
+
+/// `POST /ab-tests` body between fraud v1 and v2, with `extra` fields merged in.
+pub fn ab_body(extra: Value) -> Value {
+    merged(
+        json!({
+            "name": "fraud v2", "control_model_id": "fraud", "control_version": "v1",
+            "treatment_model_id": "fraud", "treatment_version": "v2"
+        }),
+        extra,
+    )
+}
+
+fn merged(mut body: Value, extra: Value) -> Value {
+    if let (Some(map), Some(more)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    body
 }

@@ -185,16 +185,8 @@ impl StdoutSink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ecds_file::tests::config;
     use super::*;
-
-    fn config(canary: u32) -> FilterConfig {
-        let json = format!(
-            r#"{{"version":1,"experiments":[{{"id":"e","kind":"canary","salt":"e","variants":[
-            {{"name":"stable","cluster":"s","weight":{}}},{{"name":"canary","cluster":"c","weight":{canary}}}]}}]}}"#,
-            10_000 - canary
-        );
-        FilterConfig::from_json(json.as_bytes()).expect("valid")
-    }
 
     #[tokio::test]
     async fn push_next_continues_from_the_version_the_ecds_file_holds() {

@@ -41,11 +41,12 @@ impl EcdsFileSink {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rollgate_core::ecds::parse_plugin_config_file;
 
-    fn config(canary: u32) -> FilterConfig {
+    /// A two-variant canary config with the canary at `canary` basis points.
+    pub(in crate::sinks) fn config(canary: u32) -> FilterConfig {
         let json = format!(
             r#"{{"version":1,"experiments":[{{"id":"e","kind":"canary","salt":"e","variants":[
             {{"name":"stable","cluster":"s","weight":{}}},{{"name":"canary","cluster":"c","weight":{canary}}}]}}]}}"#,
