@@ -1,88 +1,14 @@
-//! The Kubernetes sink against a loopback API server that records the exact requests kube-rs
-//! sends (no real API server can run here): server-side apply of the WasmPlugin's
+//! The Kubernetes sink against the shared loopback API fake, which records the exact requests
+//! kube-rs sends (no real API server can run here): server-side apply of the WasmPlugin's
 //! `spec.pluginConfig` with the state annotation, then reading the state back.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::IntoResponse;
+mod kube_fake;
+
+use axum::http::Method;
+use kube_fake::KubeFake;
 use rollgate_core::config::FilterConfig;
 use rollgate_rollout::engine::{ControlRequest, ManualAction, RolloutState};
 use rollgate_rollout::sinks::kubernetes::{KubernetesSink, CONTROL_ANNOTATION, STATE_ANNOTATION};
-use std::sync::{Arc, Mutex};
-
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: Method,
-    uri: String,
-    content_type: Option<String>,
-    body: serde_json::Value,
-}
-
-#[derive(Default)]
-struct FakeApi {
-    requests: Mutex<Vec<Recorded>>,
-    object: Mutex<Option<serde_json::Value>>,
-}
-
-async fn handle(
-    State(api): State<Arc<FakeApi>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let body_json: serde_json::Value =
-        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    api.requests.lock().expect("lock").push(Recorded {
-        method: method.clone(),
-        uri: uri.to_string(),
-        content_type,
-        body: body_json.clone(),
-    });
-    let mut object = api.object.lock().expect("lock");
-    if method == Method::PATCH {
-        // Merge annotations like the API server would for two field managers.
-        let mut merged = object.clone().unwrap_or_else(|| body_json.clone());
-        if let Some(annotations) = body_json["metadata"]["annotations"].as_object() {
-            for (k, v) in annotations {
-                merged["metadata"]["annotations"][k] = v.clone();
-            }
-        }
-        if !body_json["spec"].is_null() {
-            merged["spec"] = body_json["spec"].clone();
-        }
-        *object = Some(merged.clone());
-        return (StatusCode::OK, axum::Json(merged)).into_response();
-    }
-    match object.clone() {
-        Some(found) => (StatusCode::OK, axum::Json(found)).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404,"message":"not found"})),
-        )
-            .into_response(),
-    }
-}
-
-async fn start() -> (Arc<FakeApi>, kube::Client) {
-    let api = Arc::new(FakeApi::default());
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(Arc::clone(&api));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let uri: http::Uri = format!("http://127.0.0.1:{port}").parse().expect("uri");
-    let client = kube::Client::try_from(kube::Config::new(uri)).expect("client");
-    (api, client)
-}
 
 fn config() -> FilterConfig {
     let json = r#"{"version":1,"experiments":[{"id":"fraud-v2","kind":"canary","salt":"fraud-v2","variants":[
@@ -92,7 +18,7 @@ fn config() -> FilterConfig {
 
 #[tokio::test]
 async fn apply_is_a_forced_server_side_apply_of_plugin_config_and_state() {
-    let (api, client) = start().await;
+    let (api, client) = KubeFake::start().await;
     let sink = KubernetesSink::new(client, "ml", "fraud-detector-rollgate");
     let state = RolloutState::new("fraud-detector", 1_700_000_000_000);
     sink.apply(Some(&config()), &state).await.expect("applies");
@@ -143,7 +69,7 @@ async fn apply_is_a_forced_server_side_apply_of_plugin_config_and_state() {
 
 #[tokio::test]
 async fn state_and_control_requests_round_trip_through_annotations() {
-    let (api, client) = start().await;
+    let (api, client) = KubeFake::start().await;
     let sink = KubernetesSink::new(client, "ml", "fraud-detector-rollgate");
     assert_eq!(sink.load_state().await.expect("404 is no state"), None);
     let state = RolloutState::new("fraud-detector", 42);
@@ -185,7 +111,7 @@ async fn state_and_control_requests_round_trip_through_annotations() {
 
 #[tokio::test]
 async fn a_config_the_filter_refuses_is_never_sent() {
-    let (api, client) = start().await;
+    let (api, client) = KubeFake::start().await;
     let sink = KubernetesSink::new(client, "ml", "p");
     let mut bad = config();
     bad.experiments[0].variants[1].weight = 9_999;
