@@ -40,6 +40,10 @@ pub enum RolloutError {
     /// Another controller is running this rollout (its state is locked or leased).
     #[error("{0}")]
     Locked(String),
+    /// This replica no longer holds the leader-election Lease (another replica took it, or
+    /// it could not be renewed within the renew deadline); it must stop acting.
+    #[error("leadership lost: {0}; stopped before acting again")]
+    LeadershipLost(String),
     /// The Kubernetes API refused or failed a request.
     #[error("kubernetes: {0}")]
     Kubernetes(String),

@@ -7,6 +7,7 @@
 //! - [`gates`] (pure evaluation, PromQL templates) and [`prometheus`] (the HTTP adapter).
 //! - [`sinks`]: ECDS file, Istio WasmPlugin (server-side apply), stdout; state persistence and
 //!   control requests.
+//! - [`leader`]: leader election on a Kubernetes Lease (`rollgate run --leader-elect`).
 //! - [`runner`]: the reconcile loop `rollgate run` drives; [`metrics`]: the controller's own
 //!   metrics.
 
@@ -15,6 +16,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod gates;
+pub mod leader;
 pub mod metrics;
 pub mod prometheus;
 pub mod runner;

@@ -10,6 +10,7 @@ use crate::engine::{
     self, Action, Event, Input, PauseReason, Phase, RollbackReason, RolloutState, UnixMillis,
 };
 use crate::error::RolloutError;
+use crate::leader::{Fence, Unfenced};
 use crate::prometheus::QuerySource;
 use crate::sinks::Sink;
 use crate::spec::Rollout;
@@ -62,6 +63,21 @@ pub async fn run<Q: QuerySource>(
     observer: &mut dyn Observer,
     options: &RunOptions,
 ) -> Result<Outcome, RolloutError> {
+    run_fenced(rollout, sink, source, clock, observer, options, &Unfenced).await
+}
+
+/// [`run`] as the holder of a leader-election lease: `fence` is asked before every write
+/// (state or config) and at every tick, and the run stops with
+/// [`RolloutError::LeadershipLost`] as soon as it says no.
+pub async fn run_fenced<Q: QuerySource>(
+    rollout: &Rollout,
+    sink: &Sink,
+    source: &Q,
+    clock: &dyn Fn() -> UnixMillis,
+    observer: &mut dyn Observer,
+    options: &RunOptions,
+    fence: &dyn Fence,
+) -> Result<Outcome, RolloutError> {
     // One controller per state, held until this function returns (or the process dies).
     let _lock = sink.lock()?;
     let mut state = match sink.load_state().await? {
@@ -87,12 +103,14 @@ pub async fn run<Q: QuerySource>(
         Some(state) => state,
         None => {
             let state = RolloutState::new(&rollout.name, clock());
+            fence.check(clock())?;
             sink.save_state(rollout, &state).await?;
             state
         }
     };
     let mut saved = state.clone();
     loop {
+        fence.check(clock())?;
         let mut inputs = VecDeque::new();
         if let Some(request) = sink.read_control().await? {
             if state.last_control_id.as_deref() != Some(request.id.as_str()) {
@@ -106,12 +124,14 @@ pub async fn run<Q: QuerySource>(
             // Persist every change before acting on it; a tick that changed nothing but the
             // clock is not written (no file rewrite or API call per tick).
             if changed(&saved, &state) {
+                fence.check(clock())?;
                 sink.save_state(rollout, &state).await?;
                 saved = state.clone();
             }
             for action in actions {
                 match action {
                     Action::PushWeight { canary_bp, version } => {
+                        fence.check(clock())?;
                         sink.push(rollout, &state, canary_bp, version).await?;
                         inputs.push_front(Input::Pushed { canary_bp });
                     }
