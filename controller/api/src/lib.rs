@@ -14,6 +14,7 @@
 pub mod ab_ops;
 pub mod auth;
 pub mod canary_driver;
+pub mod canary_ops;
 pub mod error;
 pub mod extract;
 pub mod layers;

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::routing::{build_config, ServiceSnapshot};
 use crate::state::AppState;
 use crate::store::{ab_tests, deployments, pushes, WriteTx};
-use rollgate_core::config::FilterConfig;
+use rollgate_core::config::{FilterConfig, LayerConfig};
 use rusqlite::Connection;
 
 /// Loads everything stored about a service.
@@ -16,6 +16,26 @@ pub fn snapshot(conn: &Connection, tenant: &str, service: &str) -> ApiResult<Ser
         canaries: deployments::canaries_of(conn, tenant, service)?,
         shadows: deployments::shadows_of(conn, tenant, service)?,
     })
+}
+
+/// 409 unless a new experiment (`what`, e.g. `this canary`) in `layer` would share no user
+/// with a live experiment of the service (see [`crate::layers`]).
+pub fn ensure_exclusive(
+    conn: &Connection,
+    tenant: &str,
+    service: &str,
+    layer: Option<&LayerConfig>,
+    what: &str,
+) -> ApiResult<()> {
+    match snapshot(conn, tenant, service)?.live_conflict(layer) {
+        None => Ok(()),
+        Some(owner) => Err(ApiError::Conflict(format!(
+            "service `{service}` is already routed by {owner}, which would share users with \
+             {what} ({}); end it first (promote, rollback, DELETE), or put both in disjoint \
+             ranges of one layer (`layer: {{name, from, to}}`)",
+            crate::layers::describe(layer)
+        ))),
+    }
 }
 
 /// The config to push and its version, validated by the filter crate.

@@ -1,17 +1,14 @@
 //! `/api/v1/ab-tests`: create, list, get, update (If-Match), stop, promote, rollback.
 
-use crate::ab_ops::{end_test, Ending};
+use crate::ab_ops::{self, end_test, Ending};
 use crate::auth::Tenant;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{etag, if_match, ApiJson, Paging};
-use crate::layers;
-use crate::publish::{push_service, snapshot};
-use crate::routes::{new_id, with_etag};
+use crate::publish::push_service;
+use crate::routes::with_etag;
 use crate::state::AppState;
-use crate::store::{ab_tests, models, WriteTx};
-use crate::time::{format_rfc3339, now_ms};
-use crate::types::ab::{AbStatus, AbTest, AbTestCreate, AbTestList, AbTestUpdate, Tunables};
-use crate::validate;
+use crate::store::{ab_tests, WriteTx};
+use crate::types::ab::{AbStatus, AbTest, AbTestCreate, AbTestList, AbTestUpdate};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -27,92 +24,7 @@ pub async fn create(
     Tenant(tenant): Tenant,
     ApiJson(body): ApiJson<AbTestCreate>,
 ) -> ApiResult<Response> {
-    Tunables {
-        name: &body.name,
-        treatment_fraction: body.treatment_fraction,
-        primary_metric: &body.primary_metric,
-        minimum_improvement: body.minimum_improvement,
-        confidence_level: body.confidence_level,
-        max_duration_hours: body.max_duration_hours,
-        min_sample_size: body.min_sample_size,
-        auto_rollback_threshold: body.auto_rollback_threshold,
-        rollback_window_minutes: body.rollback_window_minutes,
-    }
-    .validate()?;
-    if let Some(layer) = &body.layer {
-        layers::check("layer", layer)?;
-    }
-    for (field, value) in [
-        ("control_model_id", &body.control_model_id),
-        ("control_version", &body.control_version),
-        ("treatment_model_id", &body.treatment_model_id),
-        ("treatment_version", &body.treatment_version),
-    ] {
-        validate::label(field, value)?;
-    }
-    if body.control_model_id == body.treatment_model_id
-        && body.control_version == body.treatment_version
-    {
-        return Err(ApiError::invalid(
-            "treatment_version",
-            "treatment must differ from control (same model and version)",
-        ));
-    }
-    let mut tx = WriteTx::begin(&state.store).await?;
-    let control_cluster = models::cluster_of(
-        tx.conn(),
-        &tenant,
-        &body.control_model_id,
-        &body.control_version,
-        "control_version",
-    )?;
-    let treatment_cluster = models::cluster_of(
-        tx.conn(),
-        &tenant,
-        &body.treatment_model_id,
-        &body.treatment_version,
-        "treatment_version",
-    )?;
-    let service = body.control_model_id.clone();
-    if let Some(owner) = snapshot(tx.conn(), &tenant, &service)?.live_conflict(body.layer.as_ref())
-    {
-        return Err(ApiError::Conflict(format!(
-            "service `{service}` is already routed by {owner}, which would share users with this \
-             test ({}); end it (promote, rollback, DELETE) first, or put both in disjoint \
-             ranges of one layer (`layer: {{name, from, to}}`)",
-            layers::describe(body.layer.as_ref())
-        )));
-    }
-    let test = AbTest {
-        experiment_id: new_id("ab"),
-        tenant_id: tenant.clone(),
-        name: body.name,
-        control_model_id: body.control_model_id,
-        control_version: body.control_version,
-        treatment_model_id: body.treatment_model_id,
-        treatment_version: body.treatment_version,
-        treatment_fraction: body.treatment_fraction,
-        primary_metric: body.primary_metric,
-        minimum_improvement: body.minimum_improvement,
-        confidence_level: body.confidence_level,
-        max_duration_hours: body.max_duration_hours,
-        min_sample_size: body.min_sample_size,
-        auto_rollback_threshold: body.auto_rollback_threshold,
-        rollback_window_minutes: body.rollback_window_minutes,
-        status: AbStatus::Active,
-        outcome: None,
-        reason: None,
-        started_at: format_rfc3339(now_ms()),
-        ended_at: None,
-        version: 1,
-        service: service.clone(),
-        control_cluster,
-        treatment_cluster,
-        layer: body.layer,
-    };
-    ab_tests::insert(tx.conn(), &test)?;
-    push_service(&state, &mut tx, &tenant, &service).await?;
-    tx.commit()?;
+    let test = ab_ops::create(&state, &tenant, body).await?;
     let mut response = with_etag(StatusCode::CREATED, test.version, Json(&test));
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/ab-tests/{}", test.experiment_id))
     {
