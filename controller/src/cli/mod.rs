@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod bandit;
 pub mod control;
+pub mod leader_elect;
 pub mod render;
 pub mod report;
 pub mod rollout_common;

@@ -3,8 +3,9 @@
 //!
 //! Exit codes (DESIGN.md contract): 0 promoted, 3 rolled back (reason printed), 4 stopped
 //! paused (inconclusive gate or `rollgate pause`), 2 invalid spec (error names the field),
-//! 1 any other error.
+//! 5 lost the leader-election lease (`--leader-elect`, docs/ha.md), 1 any other error.
 
+use super::leader_elect::{LeaderArgs, EXIT_LEADERSHIP_LOST};
 use super::rollout_common::{
     load_or_exit, now_ms, percent, OutputFormat, EXIT_PAUSED, EXIT_ROLLED_BACK,
 };
@@ -12,11 +13,13 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use rollgate_rollout::duration::{format_duration_ms, parse_duration_ms};
 use rollgate_rollout::engine::{Event, Phase, RolloutState, UnixMillis};
+use rollgate_rollout::leader::{Fence, Unfenced};
 use rollgate_rollout::metrics::render_metrics;
 use rollgate_rollout::prometheus::PrometheusClient;
-use rollgate_rollout::runner::{run, Observer, Outcome, RunOptions};
+use rollgate_rollout::runner::{run_fenced, Observer, Outcome, RunOptions};
 use rollgate_rollout::sinks::Sink;
 use rollgate_rollout::spec::Rollout;
+use rollgate_rollout::RolloutError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,9 @@ pub struct RunArgs {
     /// picks a free port, printed on stderr).
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Leader election (several replicas on one WasmPlugin).
+    #[command(flatten)]
+    pub leader: LeaderArgs,
 }
 
 /// Runs the subcommand.
@@ -61,11 +67,13 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let leader = args.leader.config(&rollout)?;
     runtime.block_on(run_async(
         rollout,
         args.output,
         args.metrics_listen,
         options,
+        leader,
     ))
 }
 
@@ -74,8 +82,17 @@ async fn run_async(
     output: OutputFormat,
     metrics_listen: Option<SocketAddr>,
     options: RunOptions,
+    leader: Option<rollgate_rollout::leader::LeaderConfig>,
 ) -> anyhow::Result<ExitCode> {
     let sink = Sink::open(&rollout).await?;
+    let leadership = match leader {
+        Some(config) => Some(super::leader_elect::acquire(config).await?),
+        None => None,
+    };
+    let fence: &dyn Fence = match &leadership {
+        Some(leadership) => leadership,
+        None => &Unfenced,
+    };
     let prometheus = match &rollout.prometheus {
         Some(p) => Some(PrometheusClient::from_target(p)?),
         None => None,
@@ -85,16 +102,24 @@ async fn run_async(
         serve_metrics(addr, Arc::clone(&metrics)).await?;
     }
     let mut observer = Progress::new(rollout.clone(), output, metrics);
-    let outcome = run(
+    let outcome = run_fenced(
         &rollout,
         &sink,
         &prometheus,
         &now_ms,
         &mut observer,
         &options,
+        fence,
     )
     .await;
     observer.finish();
+    if let Some(leadership) = leadership {
+        leadership.release(now_ms()).await;
+    }
+    if let Err(RolloutError::LeadershipLost(reason)) = &outcome {
+        eprintln!("rollgate: rollout {}: leadership lost, stopped pushing: {reason}; a follower takes over", rollout.name);
+        return Ok(ExitCode::from(EXIT_LEADERSHIP_LOST));
+    }
     let outcome = outcome?;
     Ok(report(&rollout, &outcome, output))
 }
