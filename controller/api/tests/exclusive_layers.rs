@@ -9,6 +9,7 @@ mod common;
 use axum::http::StatusCode;
 use common::{pushed_weights, TestApp, ACME};
 use rollgate_core::config::LayerConfig;
+use rollgate_core::{HeaderList, RoutingTable};
 use serde_json::{json, Value};
 
 fn ab_body(layer: Value) -> Value {
