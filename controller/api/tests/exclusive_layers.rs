@@ -51,6 +51,23 @@ async fn disjoint_ranges_of_one_layer_share_a_service_and_overlaps_are_409() {
     config
         .validate()
         .expect("the filter accepts both layered experiments");
+    // Through the filter's own routing: every user is in exactly one of the two tests, about
+    // half in each (the layer bucket is a hash of "ranking:<user>").
+    let table = RoutingTable::compile(&config).unwrap();
+    let mut per_test = std::collections::BTreeMap::<String, u32>::new();
+    for user in 0..4_000 {
+        let request = HeaderList::new(vec![
+            (":authority".into(), b"fraud".to_vec()),
+            ("x-user-id".into(), format!("user-{user}").into_bytes()),
+        ]);
+        let decision = table.decide(&request, 0).expect("every user is routed");
+        *per_test
+            .entry(decision.experiment_id.to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_test.len(), 2, "{per_test:?}");
+    let first_share = f64::from(per_test[first["experiment_id"].as_str().unwrap()]) / 4_000.0;
+    assert!((0.45..0.55).contains(&first_share), "{per_test:?}");
 
     for (body, clash) in [
         (
