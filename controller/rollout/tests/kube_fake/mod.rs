@@ -33,6 +33,7 @@ pub struct KubeFake {
     pub objects: Mutex<BTreeMap<String, serde_json::Value>>,
     /// When set, every request answers 500 with this message.
     pub failing: Mutex<Option<String>>,
+    url: std::sync::OnceLock<String>,
 }
 
 impl KubeFake {
@@ -47,9 +48,16 @@ impl KubeFake {
             .expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let uri: http::Uri = format!("http://127.0.0.1:{port}").parse().expect("uri");
+        let url = format!("http://127.0.0.1:{port}");
+        let _ = fake.url.set(url.clone());
+        let uri: http::Uri = url.parse().expect("uri");
         let client = kube::Client::try_from(kube::Config::new(uri)).expect("client");
         (fake, client)
+    }
+
+    /// `http://127.0.0.1:PORT`, for a kubeconfig's `server`.
+    pub fn base_url(&self) -> String {
+        self.url.get().cloned().unwrap_or_default()
     }
 
     /// The object stored at `path`.
