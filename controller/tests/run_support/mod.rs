@@ -2,6 +2,8 @@
 //! loopback, a rollout fixture in a temp dir, and helpers to run the real binary.
 #![allow(dead_code)]
 
+pub mod kube_api;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
