@@ -218,8 +218,8 @@ fn a_leader_whose_renewals_fail_stops_pushing_before_its_lease_could_expire() {
     let log = api.log();
     let last_renewal = log
         .iter()
-        .filter(|e| e.is_lease() && e.is_write())
-        .last()
+        .rev()
+        .find(|e| e.is_lease() && e.is_write())
         .expect("a renewed before the outage")
         .at;
     let expiry = last_renewal + LEASE;

@@ -37,8 +37,8 @@ pub struct Logged {
     pub status: u16,
     /// Request body (`Null` when empty).
     pub body: Value,
-    /// `holderIdentity` of the lease named in the path, or of the only lease, after the
-    /// request.
+    /// `holderIdentity` of the stored lease (the tests use one) once the request was
+    /// answered.
     pub lease_holder: Option<String>,
     /// resourceVersion of the object written, for successful writes.
     pub written_rv: Option<u64>,
