@@ -8,9 +8,12 @@
 //! - [`sinks`]: ECDS file, Istio WasmPlugin (server-side apply), stdout; state persistence and
 //!   control requests.
 //! - [`leader`]: leader election on a Kubernetes Lease (`rollgate run --leader-elect`).
+//! - [`bandit`]: bandits fed by Prometheus (rewards from templated PromQL, weights pushed
+//!   through a sink).
 //! - [`runner`]: the reconcile loop `rollgate run` drives; [`metrics`]: the controller's own
 //!   metrics.
 
+pub mod bandit;
 pub mod checks;
 pub mod duration;
 pub mod engine;
