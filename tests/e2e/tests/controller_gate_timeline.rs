@@ -41,7 +41,7 @@ fn a_canary_failing_30_percent_is_rolled_back_after_collecting() -> Result<(), E
 fn a_healthy_canary_is_promoted_and_never_paused_for_missing_data() -> Result<(), E2eError> {
     let scenario = scenario("controller_gate_timeline_good", 0.0)?;
     let mut controller = scenario.controller()?;
-    let result = scenario.expect_exit(&mut controller, exit::PROMOTED, Duration::from_secs(40))?;
+    scenario.expect_exit(&mut controller, exit::PROMOTED, Duration::from_secs(40))?;
     let paused = controller
         .events()
         .into_iter()
