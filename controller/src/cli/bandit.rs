@@ -186,8 +186,9 @@ async fn run_loop(spec_path: &Path, args: &BanditArgs) -> anyhow::Result<ExitCod
         .context("the rollout has no spec.prometheus")?;
     let source = PrometheusClient::from_target(target).map_err(|e| e.to_string());
     let sink = ConfigSink::open(&rollout.sink).await?;
-    let stop = stop_signal();
-    tokio::pin!(stop);
+    // Registered before the first round, so a SIGTERM at any time ends the loop cleanly.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     let mut round: u64 = 0;
     loop {
         round += 1;
@@ -204,29 +205,17 @@ async fn run_loop(spec_path: &Path, args: &BanditArgs) -> anyhow::Result<ExitCod
         }
         tokio::select! {
             () = tokio::time::sleep(args.interval) => {}
-            () = &mut stop => {
+            _ = terminate.recv() => {
+                eprintln!("rollgate: bandit {}: SIGTERM, stopping after round {round}", spec.name);
+                break;
+            }
+            _ = tokio::signal::ctrl_c() => {
                 eprintln!("rollgate: bandit {}: stopping after round {round}", spec.name);
                 break;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }
 
 fn weights_by_arm(allocation: &Allocation) -> Map<String, Value> {
