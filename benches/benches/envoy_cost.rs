@@ -13,13 +13,15 @@
 //! (c), (c′), (b), issue 12's targets) and writes them to `target/bench/envoy_cost.md`
 //! (samples in `envoy_cost.json`). Targets missed are reported, never fatal.
 //!
-//! Environment: `ROUNDS` (default 5), `OPEN_SECS` (3), `WRK_SECS` (3), `RATE` (1000 req/s),
-//! `ROLLGATE_WASM` (default the `make wasm` output), `ENVOY` (default Envoy 1.40.0).
+//! Environment: `ROUNDS` (default 12: many short rounds so every case sees the same load of a
+//! shared machine), `OPEN_SECS` (1), `WRK_SECS` (1), `RATE` (1000 req/s),
+//! `ROLLGATE_WASM` (default the `make wasm` output), `ENVOY` (default Envoy 1.40.0), `DIAG=1`
+//! (adds `cost_cases::diagnostic_cases`: (c′) without one group of host calls each).
 
 use anyhow::{bail, Context as _, Result};
 use rollgate_benches::cost_cases::{
-    build_floor_filter, case_bootstrap, cases, upstream_bootstrap, wasm_path, Case, Filter,
-    AUTHORITY, PATH, REQUEST_BODY,
+    build_floor_filter, case_bootstrap, cases, diagnostic_cases, upstream_bootstrap, wasm_path,
+    Case, Filter, AUTHORITY, PATH, REQUEST_BODY,
 };
 use rollgate_benches::cost_table::{markdown, CaseResult, RunInfo, Sample};
 use rollgate_benches::envoy_proc::{
@@ -93,12 +95,20 @@ fn measure(plan: &Plan, case: &Case, envoy: &EnvoyProcess) -> Result<Sample> {
         .run(&script, envoy.port)
         .with_context(|| format!("wrk run of {}", case.label))?;
     let ticks = envoy.cpu_ticks()? - before;
-    let cpu_us = ticks as f64 / TICKS_PER_SECOND * 1e6 / result.requests.max(1) as f64;
+    let cpu_s = ticks as f64 / TICKS_PER_SECOND;
+    let cpu_us = cpu_s * 1e6 / result.requests.max(1) as f64;
+    if result.timeouts > 0 {
+        eprintln!(
+            "WARNING: {}: {} requests timed out in wrk (the machine is busy; see the busy column)",
+            case.label, result.timeouts
+        );
+    }
     Ok(Sample {
         p50_us: latencies.quantile(0.5),
         p99_us: latencies.quantile(0.99),
         rps: result.requests_per_second,
         cpu_us,
+        busy: cpu_s / plan.wrk.duration.as_secs_f64(),
     })
 }
 
@@ -106,12 +116,15 @@ fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return Ok(()); // `cargo test --benches` and criterion's listing: nothing to list
     }
-    let rounds = env_u64("ROUNDS", 5)?.max(1) as usize;
-    let open_secs = env_u64("OPEN_SECS", 3)?.max(1);
-    let wrk_secs = env_u64("WRK_SECS", 3)?.max(1);
+    let rounds = env_u64("ROUNDS", 12)?.max(1) as usize;
+    let open_secs = env_u64("OPEN_SECS", 1)?.max(1);
+    let wrk_secs = env_u64("WRK_SECS", 1)?.max(1);
     let rate = u32::try_from(env_u64("RATE", 1000)?.max(1)).context("RATE too large")?;
     build_floor_filter()?;
-    let cases = cases();
+    let mut cases = cases();
+    if env_u64("DIAG", 0)? == 1 {
+        cases.extend(diagnostic_cases());
+    }
     for case in &cases {
         if let Some(path) = wasm_path(&case.filter) {
             if !path.exists() {
@@ -172,8 +185,8 @@ fn main() -> Result<()> {
             let i = (k + round) % cases.len();
             let sample = measure(&plan, &cases[i], &envoys[i])?;
             eprintln!(
-                "round {round} {:<42} p50 {:6.0} µs  p99 {:6.0} µs  {:7.0} req/s  {:5.1} µs CPU/req",
-                cases[i].label, sample.p50_us, sample.p99_us, sample.rps, sample.cpu_us
+                "round {round} {:<42} p50 {:6.0} µs  p99 {:6.0} µs  {:7.0} req/s  {:5.1} µs CPU/req  busy {:3.0} %",
+                cases[i].label, sample.p50_us, sample.p99_us, sample.rps, sample.cpu_us, 100.0 * sample.busy
             );
             samples[i].push(sample);
         }
@@ -221,7 +234,7 @@ fn main() -> Result<()> {
             serde_json::json!({ "case": r.key, "label": r.label, "rss_kib": r.rss_kib,
                 "variant_b_share": r.variant_b_share,
                 "rounds": r.rounds.iter().map(|s| serde_json::json!({ "p50_us": s.p50_us,
-                    "p99_us": s.p99_us, "rps": s.rps, "cpu_us": s.cpu_us })).collect::<Vec<_>>() })
+                    "p99_us": s.p99_us, "rps": s.rps, "cpu_us": s.cpu_us, "busy": s.busy })).collect::<Vec<_>>() })
         })
         .collect();
     std::fs::write(

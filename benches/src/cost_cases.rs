@@ -185,6 +185,35 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// Diagnostic cases (`DIAG=1`): (c′) without one group of host calls each, to price them.
+pub fn diagnostic_cases() -> Vec<Case> {
+    let plain = vec![("content-type", "application/json")];
+    let floor = |key, label, config: String| Case {
+        key,
+        label,
+        filter: Filter::Floor(config),
+        route: Route::ClusterHeader,
+        headers: plain.clone(),
+    };
+    vec![
+        floor(
+            "c'-clear",
+            "(c') without clear_route_cache",
+            format!("hostcalls no-clear {ROLLGATE_READS_ONE_EXPERIMENT}"),
+        ),
+        floor(
+            "c'-metrics",
+            "(c') without counters, histogram, clock",
+            format!("hostcalls no-metrics {ROLLGATE_READS_ONE_EXPERIMENT}"),
+        ),
+        floor(
+            "c'-1read",
+            "(c') reading only x-user-id",
+            "hostcalls x-user-id".to_string(),
+        ),
+    ]
+}
+
 /// The `.wasm` files the cases load: `ROLLGATE_WASM` may point the Rollgate cases elsewhere.
 pub fn wasm_path(filter: &Filter) -> Option<PathBuf> {
     match filter {

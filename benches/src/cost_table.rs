@@ -14,6 +14,9 @@ pub struct Sample {
     pub rps: f64,
     /// Envoy's CPU time per request over the throughput run, µs.
     pub cpu_us: f64,
+    /// Envoy's CPU time over the throughput run's wall time (1.0: its core was all its own;
+    /// less: other processes took the core, and throughput understates the proxy).
+    pub busy: f64,
 }
 
 /// One case's rounds.
@@ -60,6 +63,7 @@ impl CaseResult {
             p99_us: of(|s| s.p99_us),
             rps: of(|s| s.rps),
             cpu_us: of(|s| s.cpu_us),
+            busy: of(|s| s.busy),
         }
     }
 
@@ -82,14 +86,42 @@ pub struct TargetCheck {
     pub met: bool,
 }
 
-fn find(results: &[CaseResult], key: &str) -> Option<Sample> {
-    results
-        .iter()
-        .find(|r| r.key == key)
-        .map(CaseResult::median)
+fn find<'a>(results: &'a [CaseResult], key: &str) -> Option<&'a CaseResult> {
+    results.iter().find(|r| r.key == key)
 }
 
-/// Issue 12's targets on the medians: (d) against (c) and (c′), (e) and (f) against (c).
+/// A metric of a sample.
+pub type Metric = fn(&Sample) -> f64;
+
+/// The median over rounds of `metric(case) / metric(base)` within each round: paired, so both
+/// sides of every ratio ran back to back under the same load of a shared machine.
+pub fn paired_ratio(case: &CaseResult, base: &CaseResult, metric: Metric) -> f64 {
+    let ratios: Vec<f64> = case
+        .rounds
+        .iter()
+        .zip(&base.rounds)
+        .map(|(c, b)| metric(c) / metric(b))
+        .collect();
+    median(&ratios)
+}
+
+/// The median over rounds of `metric(case) - metric(base)` within each round.
+pub fn paired_delta(case: &CaseResult, base: &CaseResult, metric: Metric) -> f64 {
+    let deltas: Vec<f64> = case
+        .rounds
+        .iter()
+        .zip(&base.rounds)
+        .map(|(c, b)| metric(c) - metric(b))
+        .collect();
+    median(&deltas)
+}
+
+const P50: Metric = |s| s.p50_us;
+const P99: Metric = |s| s.p99_us;
+const RPS: Metric = |s| s.rps;
+const CPU: Metric = |s| s.cpu_us;
+
+/// Issue 12's targets on paired ratios: (d) against (c) and (c′), (e) and (f) against (c).
 pub fn target_checks(results: &[CaseResult]) -> Vec<TargetCheck> {
     let (Some(c), Some(c2), Some(d), Some(e), Some(f)) = (
         find(results, "c"),
@@ -100,37 +132,30 @@ pub fn target_checks(results: &[CaseResult]) -> Vec<TargetCheck> {
     ) else {
         return Vec::new();
     };
-    // (target, measured ratio, bound, at least (true) or at most (false))
+    // (target, case, base, metric, bound, at least (true) or at most (false))
     let ratios = [
-        ("(d) throughput ≥ 0.95× (c)", d.rps / c.rps, 0.95, true),
-        (
-            "(d) CPU/request ≤ 1.06× (c)",
-            d.cpu_us / c.cpu_us,
-            1.06,
-            false,
-        ),
-        (
-            "(d) CPU/request ≤ 1.02× (c′)",
-            d.cpu_us / c2.cpu_us,
-            1.02,
-            false,
-        ),
-        ("(e) throughput ≥ 0.92× (c)", e.rps / c.rps, 0.92, true),
-        ("(f) throughput ≥ 0.92× (c)", f.rps / c.rps, 0.92, true),
+        ("(d) throughput ≥ 0.95× (c)", d, c, RPS, 0.95, true),
+        ("(d) CPU/request ≤ 1.06× (c)", d, c, CPU, 1.06, false),
+        ("(d) CPU/request ≤ 1.02× (c′)", d, c2, CPU, 1.02, false),
+        ("(e) throughput ≥ 0.92× (c)", e, c, RPS, 0.92, true),
+        ("(f) throughput ≥ 0.92× (c)", f, c, RPS, 0.92, true),
     ];
     let mut checks: Vec<TargetCheck> = ratios
         .iter()
-        .map(|(target, value, bound, at_least)| TargetCheck {
-            target: target.to_string(),
-            measured: format!("{value:.3}×"),
-            met: if *at_least {
-                value >= bound
-            } else {
-                value <= bound
-            },
+        .map(|(target, case, base, metric, bound, at_least)| {
+            let value = paired_ratio(case, base, *metric);
+            TargetCheck {
+                target: target.to_string(),
+                measured: format!("{value:.3}×"),
+                met: if *at_least {
+                    value >= *bound
+                } else {
+                    value <= *bound
+                },
+            }
         })
         .collect();
-    let delta = d.p50_us - c.p50_us;
+    let delta = paired_delta(d, c, P50);
     checks.insert(
         2,
         TargetCheck {
@@ -181,15 +206,15 @@ pub fn markdown(info: &RunInfo, results: &[CaseResult]) -> String {
         info.wasm_bytes as f64 / 1024.0,
         info.machine
     );
-    out.push_str("| case | p50 µs | p99 µs | req/s @16 conns (min–max) | CPU µs/req (min–max) | RSS MiB | to variant_b |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| case | p50 µs | p99 µs | req/s @16 conns (min–max) | CPU µs/req (min–max) | Envoy busy | RSS MiB | to variant_b |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in results {
         let m = r.median();
         let (rlo, rhi) = r.range(|s| s.rps);
         let (clo, chi) = r.range(|s| s.cpu_us);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.0} ({:.0}–{:.0}) | {:.1} ({:.1}–{:.1}) | {:.1} | {:.1} % |",
+            "| {} | {:.0} | {:.0} | {:.0} ({:.0}–{:.0}) | {:.1} ({:.1}–{:.1}) | {:.0} % | {:.1} | {:.1} % |",
             r.label,
             m.p50_us,
             m.p99_us,
@@ -199,34 +224,39 @@ pub fn markdown(info: &RunInfo, results: &[CaseResult]) -> String {
             m.cpu_us,
             clo,
             chi,
+            100.0 * m.busy,
             r.rss_kib as f64 / 1024.0,
             100.0 * r.variant_b_share
         );
     }
-    let bases: Vec<(&str, Option<Sample>)> = ["c", "c'", "b"]
-        .iter()
-        .map(|k| (*k, find(results, k)))
-        .collect();
-    out.push_str("\nRatios to (c) · (c′) · (b) (latency and CPU: lower is better; throughput: higher is better)\n\n");
+    let bases: Vec<Option<&CaseResult>> =
+        ["c", "c'", "b"].iter().map(|k| find(results, k)).collect();
+    out.push_str(
+        "\nRatios to (c) · (c′) · (b), each the median over rounds of the ratio within the round \
+         (latency and CPU: lower is better; throughput: higher is better)\n\n",
+    );
     out.push_str("| case | p50 | p99 | throughput | CPU/request | p50 Δ vs (c) µs |\n|---|---|---|---|---|---:|\n");
     for r in results {
-        let m = r.median();
-        let cell = |f: fn(&Sample) -> f64| {
+        let cell = |metric: Metric| {
             bases
                 .iter()
-                .map(|(_, b)| b.map_or("–".to_string(), |b| format!("{:.2}", f(&m) / f(&b))))
+                .map(|b| {
+                    b.map_or("–".to_string(), |b| {
+                        format!("{:.2}", paired_ratio(r, b, metric))
+                    })
+                })
                 .collect::<Vec<_>>()
                 .join(" · ")
         };
-        let delta = bases[0].1.map_or(0.0, |c| m.p50_us - c.p50_us);
+        let delta = bases[0].map_or(0.0, |c| paired_delta(r, c, P50));
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {:+.1} |",
             r.label,
-            cell(|s| s.p50_us),
-            cell(|s| s.p99_us),
-            cell(|s| s.rps),
-            cell(|s| s.cpu_us),
+            cell(P50),
+            cell(P99),
+            cell(RPS),
+            cell(CPU),
             delta
         );
     }
@@ -257,18 +287,21 @@ mod tests {
                     p99_us: 2.0 * p50,
                     rps,
                     cpu_us: cpu,
+                    busy: 0.97,
                 },
                 Sample {
                     p50_us: p50 + 10.0,
                     p99_us: 2.0 * p50,
                     rps: rps * 0.5,
                     cpu_us: cpu * 3.0,
+                    busy: 0.5,
                 },
                 Sample {
                     p50_us: p50 - 10.0,
                     p99_us: 2.0 * p50,
                     rps: rps * 1.1,
                     cpu_us: cpu,
+                    busy: 0.99,
                 },
             ],
             rss_kib: 2048,
@@ -290,6 +323,26 @@ mod tests {
         // numpy.polyfit([1, 2, 4], [50, 61, 80], 1)[0] = 9.928571428571429
         assert!((slope(&[1.0, 2.0, 4.0], &[10.0, 13.0, 19.0]) - 3.0).abs() < 1e-12);
         assert!((slope(&[1.0, 2.0, 4.0], &[50.0, 61.0, 80.0]) - 9.928571428571429).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ratios_pair_the_rounds() {
+        let with = |rps: [f64; 3]| CaseResult {
+            rounds: rps
+                .iter()
+                .map(|&rps| Sample {
+                    rps,
+                    p50_us: rps,
+                    ..Sample::default()
+                })
+                .collect(),
+            ..case("x", 1.0, 1.0, 1.0)
+        };
+        let (case, base) = (with([10.0, 20.0, 30.0]), with([10.0, 40.0, 15.0]));
+        // per-round ratios 1.0, 0.5, 2.0: median 1.0 (the ratio of medians would be 20 / 15)
+        assert_eq!(paired_ratio(&case, &base, RPS), 1.0);
+        // per-round differences 0, -20, 15: median 0
+        assert_eq!(paired_delta(&case, &base, P50), 0.0);
     }
 
     #[test]
@@ -320,7 +373,7 @@ mod tests {
             &results,
         );
         assert!(md.contains(
-            "| (d) | 104 | 208 | 9600 (4800–10560) | 53.0 (53.0–159.0) | 2.0 | 50.0 % |"
+            "| (d) | 104 | 208 | 9600 (4800–10560) | 53.0 (53.0–159.0) | 97 % | 2.0 | 50.0 % |"
         ));
         assert!(md.contains("| (d) | 1.04 · 1.02 · – |"), "{md}");
         assert!(md.contains("| (e) throughput ≥ 0.92× (c) | 0.900× | **no** |"));

@@ -22,6 +22,8 @@ pub struct WrkRun {
 pub struct WrkResult {
     /// Requests completed.
     pub requests: u64,
+    /// Requests without a response within 10 s (a proxy starved of CPU by other processes).
+    pub timeouts: u64,
     /// Requests per second over the run.
     pub requests_per_second: f64,
 }
@@ -54,6 +56,8 @@ impl WrkRun {
             .args(["-c", &self.cpus, "wrk", "-t1"])
             .arg(format!("-c{}", self.connections))
             .arg(format!("-d{}s", self.duration.as_secs().max(1)))
+            .arg("--timeout")
+            .arg("10s")
             .arg("-s")
             .arg(script)
             .arg(format!("http://127.0.0.1:{port}/"))
@@ -71,13 +75,25 @@ impl WrkRun {
     }
 }
 
-/// Reads `N requests in ...`, `Requests/sec: R`, and refuses `Non-2xx` or socket errors.
+/// Reads `N requests in ...`, `Requests/sec: R` and the timeouts; refuses `Non-2xx`
+/// responses and connect, read or write errors.
 pub fn parse_output(text: &str) -> Result<WrkResult> {
     if let Some(line) = text.lines().find(|l| l.contains("Non-2xx")) {
         bail!("wrk saw failing responses: {}", line.trim());
     }
-    if let Some(line) = text.lines().find(|l| l.contains("Socket errors")) {
-        bail!("wrk saw socket errors: {}", line.trim());
+    let mut timeouts = 0;
+    if let Some(line) = text.lines().find(|l| l.contains("Socket errors:")) {
+        // `Socket errors: connect 0, read 0, write 0, timeout 16`
+        let count = |kind: &str| -> u64 {
+            line.split(',')
+                .find_map(|part| part.trim().rsplit_once(kind).map(|(_, n)| n.trim()))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        if count("connect") + count("read") + count("write") > 0 {
+            bail!("wrk saw socket errors: {}", line.trim());
+        }
+        timeouts = count("timeout");
     }
     let requests = text
         .lines()
@@ -92,6 +108,7 @@ pub fn parse_output(text: &str) -> Result<WrkResult> {
         .with_context(|| format!("no Requests/sec in wrk's output:\n{text}"))?;
     Ok(WrkResult {
         requests,
+        timeouts,
         requests_per_second,
     })
 }
@@ -108,6 +125,7 @@ mod tests {
     fn output_gives_requests_and_rate() -> Result<()> {
         let r = parse_output(OUTPUT)?;
         assert_eq!(r.requests, 45012);
+        assert_eq!(r.timeouts, 0);
         assert!((r.requests_per_second - 15003.97).abs() < 1e-9);
         Ok(())
     }
@@ -119,6 +137,21 @@ mod tests {
             "  Non-2xx or 3xx responses: 12\nRequests/sec",
         );
         assert!(parse_output(&bad).is_err());
+    }
+
+    #[test]
+    fn timeouts_are_counted_and_other_socket_errors_refused() -> Result<()> {
+        let slow = OUTPUT.replace(
+            "Requests/sec",
+            "  Socket errors: connect 0, read 0, write 0, timeout 16\nRequests/sec",
+        );
+        assert_eq!(parse_output(&slow)?.timeouts, 16);
+        let broken = OUTPUT.replace(
+            "Requests/sec",
+            "  Socket errors: connect 0, read 3, write 0, timeout 0\nRequests/sec",
+        );
+        assert!(parse_output(&broken).is_err());
+        Ok(())
     }
 
     #[test]
