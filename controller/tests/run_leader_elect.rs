@@ -1,18 +1,23 @@
 //! `rollgate run --leader-elect`: two replicas on one WasmPlugin against a loopback fake of
-//! the Kubernetes API with Lease semantics (run_support::kube_api; no API server can run
+//! the Kubernetes API with Lease semantics (the rollgate-kube-fake crate; no API server can run
 //! here). Only the lease holder writes; after a SIGKILL of the leader the follower takes over
 //! once the lease expires and resumes from the WasmPlugin's annotation without pushing a step
 //! twice; a leader whose renewals fail stops before its lease could expire (exit 5).
 
 mod run_support;
 
-use run_support::kube_api::{lease_path, wasm_plugin_path, KubeApi, Logged};
+use rollgate_kube_fake::{lease_path, wasm_plugin_path, KubeFake, Request};
 use run_support::*;
 use serde_json::Value;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// Lease duration of the takeover test (its `--lease-duration`).
 const LEASE: Duration = Duration::from_secs(2);
+/// Lease duration of the fencing test: far above its renew deadline, so the margin between
+/// "stopped" and "the lease could have expired" does not depend on scheduling.
+const FENCING_LEASE: Duration = Duration::from_secs(5);
+/// Renew deadline of both tests.
 const RENEW_DEADLINE: Duration = Duration::from_secs(1);
 const PLUGIN: &str = "fraud-detector-rollgate";
 
@@ -34,8 +39,11 @@ fn kubernetes_fixture(prometheus: &FakePrometheus, pause: &str) -> Fixture {
     fx
 }
 
-/// Starts replica `identity` (2 s lease, 1 s renew deadline, 200 ms retry period).
-fn spawn_replica(api: &KubeApi, fx: &Fixture, identity: &str) -> Child {
+/// Starts replica `identity` with `lease` duration, a [`RENEW_DEADLINE`] renew deadline and a
+/// 200 ms retry period.
+fn spawn_replica(api: &KubeFake, fx: &Fixture, identity: &str, lease: Duration) -> Child {
+    let lease = format!("{}ms", lease.as_millis());
+    let renew_deadline = format!("{}ms", RENEW_DEADLINE.as_millis());
     rollgate(&[
         "run",
         fx.spec_arg(),
@@ -45,9 +53,9 @@ fn spawn_replica(api: &KubeApi, fx: &Fixture, identity: &str) -> Child {
         "--leader-identity",
         identity,
         "--lease-duration",
-        "2s",
+        &lease,
         "--renew-deadline",
-        "1s",
+        &renew_deadline,
         "--retry-period",
         "200ms",
     ])
@@ -59,19 +67,19 @@ fn spawn_replica(api: &KubeApi, fx: &Fixture, identity: &str) -> Child {
     .expect("spawn rollgate run --leader-elect")
 }
 
-fn lease_holder(api: &KubeApi) -> Option<String> {
+fn lease_holder(api: &KubeFake) -> Option<String> {
     let lease = api.object(&lease_path("ml", &format!("rollgate-{PLUGIN}")))?;
     lease["spec"]["holderIdentity"].as_str().map(str::to_string)
 }
 
 /// The rollout state in the WasmPlugin's annotation.
-fn plugin_state(api: &KubeApi) -> Option<Value> {
+fn plugin_state(api: &KubeFake) -> Option<Value> {
     let plugin = api.object(&wasm_plugin_path("ml", PLUGIN))?;
     serde_json::from_str(plugin["metadata"]["annotations"]["rollgate.dev/state"].as_str()?).ok()
 }
 
 /// A WasmPlugin write is a push when it carries the version its state is pushing.
-fn push_of(entry: &Logged) -> Option<(u64, u64)> {
+fn push_of(entry: &Request) -> Option<(u64, u64)> {
     let annotations = &entry.body["metadata"]["annotations"];
     let state: Value = serde_json::from_str(annotations["rollgate.dev/state"].as_str()?).ok()?;
     let canary = state["pending_push"].as_u64()?;
@@ -82,7 +90,7 @@ fn push_of(entry: &Logged) -> Option<(u64, u64)> {
     (version == state["config_version"].as_u64()?).then_some((version, canary))
 }
 
-fn plugin_writes(log: &[Logged]) -> Vec<&Logged> {
+fn plugin_writes(log: &[Request]) -> Vec<&Request> {
     log.iter()
         .filter(|e| e.is_wasm_plugin() && e.is_write())
         .collect()
@@ -91,15 +99,15 @@ fn plugin_writes(log: &[Logged]) -> Vec<&Logged> {
 #[test]
 fn two_replicas_one_pushes_and_after_the_leader_is_killed_the_other_resumes_without_a_double_push()
 {
-    let api = KubeApi::start();
+    let api = KubeFake::start();
     let prometheus = FakePrometheus::rates(0.0, 0.0);
     let fx = kubernetes_fixture(&prometheus, "3s");
 
-    let mut a = spawn_replica(&api, &fx, "a");
+    let mut a = spawn_replica(&api, &fx, "a", LEASE);
     wait_for("replica a to hold the lease", || {
         lease_holder(&api).as_deref() == Some("a")
     });
-    let b = spawn_replica(&api, &fx, "b");
+    let b = spawn_replica(&api, &fx, "b", LEASE);
     wait_for("replica b to read the lease as a follower", || {
         api.log()
             .iter()
@@ -152,7 +160,7 @@ fn two_replicas_one_pushes_and_after_the_leader_is_killed_the_other_resumes_with
     );
     // Lease writes: resourceVersions increase, one transition a -> b, taken only after the
     // lease had not changed for a lease duration, then released by b at the end.
-    let lease_writes: Vec<&Logged> = log
+    let lease_writes: Vec<&Request> = log
         .iter()
         .filter(|e| e.is_lease() && e.is_write())
         .collect();
@@ -197,10 +205,12 @@ fn two_replicas_one_pushes_and_after_the_leader_is_killed_the_other_resumes_with
 
 #[test]
 fn a_leader_whose_renewals_fail_stops_pushing_before_its_lease_could_expire() {
-    let api = KubeApi::start();
+    let api = KubeFake::start();
     let prometheus = FakePrometheus::rates(0.0, 0.0);
-    let fx = kubernetes_fixture(&prometheus, "1s");
-    let a = spawn_replica(&api, &fx, "a");
+    // Unfenced, the 1.5 s steps reach 100 % 3 s after step 1, within the 5 s lease; fenced,
+    // the leader stops about RENEW_DEADLINE after its last renewal.
+    let fx = kubernetes_fixture(&prometheus, "1500ms");
+    let a = spawn_replica(&api, &fx, "a", FENCING_LEASE);
     wait_for("step 1 (10 %) to be pushed and confirmed", || {
         plugin_state(&api)
             .is_some_and(|s| s["applied_canary_bp"] == 1_000 && s["pending_push"].is_null())
@@ -222,10 +232,10 @@ fn a_leader_whose_renewals_fail_stops_pushing_before_its_lease_could_expire() {
         .find(|e| e.is_lease() && e.is_write())
         .expect("a renewed before the outage")
         .at;
-    let expiry = last_renewal + LEASE;
+    let expiry = last_renewal + FENCING_LEASE;
     assert!(
         exited_at < expiry,
-        "exited {:?} after its last renewal; the lease expires after {LEASE:?}",
+        "exited {:?} after its last renewal; the lease expires after {FENCING_LEASE:?}",
         exited_at.duration_since(last_renewal)
     );
     assert!(exited_at.duration_since(last_renewal) >= RENEW_DEADLINE - Duration::from_millis(250));
@@ -235,7 +245,8 @@ fn a_leader_whose_renewals_fail_stops_pushing_before_its_lease_could_expire() {
             "a WasmPlugin write after the lease could expire: {write:?}"
         );
     }
-    // Unfenced, the 1 s steps would have reached 100 % within the 2 s lease.
+    // The fence stopped the rollout before the step an unfenced leader would have pushed
+    // while the lease was still valid.
     let state = plugin_state(&api).expect("state");
     assert_ne!(state["applied_canary_bp"], 10_000, "{state}");
     assert_ne!(state["phase"], "promoted");

@@ -4,10 +4,7 @@
 //! names the sink.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../rollout/tests/kube_fake/mod.rs"]
-mod kube_fake;
-
-use kube_fake::{wasm_plugin_path, KubeFake};
+use rollgate_kube_fake::{wasm_plugin_path, KubeFake};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
@@ -17,17 +14,9 @@ const TOKEN: &str = "serve-kubernetes-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn an_ab_test_created_over_http_is_applied_to_the_services_wasm_plugin() {
-    let (fake, _client) = KubeFake::start().await;
-    let server = fake.base_url();
+    let fake = KubeFake::start();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster: {{ server: \"{server}\" }}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: c\n  context: {{ cluster: fake, user: u }}\ncurrent-context: c\n"
-        ),
-    )
-    .unwrap();
+    let kubeconfig = fake.kubeconfig(dir.path(), "rollgate-serve");
     let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
     let tokens = dir.path().join("tokens.yaml");
     std::fs::write(

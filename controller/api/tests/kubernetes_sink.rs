@@ -5,14 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../rollout/tests/kube_fake/mod.rs"]
-mod kube_fake;
 
 use axum::http::{Method, StatusCode};
 use common::{ab_body, pushed_weights, TestApp, ACME, GLOBEX};
-use kube_fake::{wasm_plugin_path, KubeFake};
 use rollgate_api::ServiceSinks;
 use rollgate_core::config::FilterConfig;
+use rollgate_kube_fake::{wasm_plugin_path, FailureScope, KubeFake};
 use rollgate_rollout::sinks::kubernetes::CONFIG_VERSION_ANNOTATION;
 use rollgate_rollout::sinks::DEFAULT_KUBERNETES_TEMPLATE;
 use serde_json::json;
@@ -24,7 +22,8 @@ fn plugin_config(object: &serde_json::Value) -> FilterConfig {
 
 #[tokio::test]
 async fn each_service_is_pushed_to_its_wasm_plugin_with_increasing_versions() {
-    let (fake, client) = KubeFake::start().await;
+    let fake = KubeFake::start();
+    let client = fake.client().unwrap();
     let app =
         TestApp::with_sinks(ServiceSinks::kubernetes(client, DEFAULT_KUBERNETES_TEMPLATE).unwrap());
     let test = app.ab_test(ACME, json!({"treatment_fraction": 0.25})).await;
@@ -43,7 +42,7 @@ async fn each_service_is_pushed_to_its_wasm_plugin_with_increasing_versions() {
         pushed_weights(&config),
         vec![("control".into(), 7500), ("treatment".into(), 2500)]
     );
-    let apply = fake.requests().into_iter().last().unwrap();
+    let apply = fake.log().into_iter().last().unwrap();
     assert_eq!(apply.method, Method::PATCH);
     assert!(
         apply.uri.starts_with(&path)
@@ -90,17 +89,18 @@ async fn each_service_is_pushed_to_its_wasm_plugin_with_increasing_versions() {
 
 #[tokio::test]
 async fn an_api_server_failure_is_502_naming_the_wasm_plugin_and_stores_nothing() {
-    let (fake, client) = KubeFake::start().await;
+    let fake = KubeFake::start();
+    let client = fake.client().unwrap();
     let app =
         TestApp::with_sinks(ServiceSinks::kubernetes(client, "ml/{tenant}-{service}").unwrap());
     app.register(ACME, "fraud", "v1").await;
     app.register(ACME, "fraud", "v2").await;
-    *fake.failing.lock().unwrap() = Some("etcd unavailable".into());
+    fake.set_failure(Some((FailureScope::Everything, "etcd unavailable")));
     let answer = app.post("/api/v1/ab-tests", ACME, ab_body(json!({}))).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
     let detail = answer.body["detail"].as_str().unwrap();
     assert!(detail.contains("WasmPlugin ml/acme-fraud"), "{detail}");
-    *fake.failing.lock().unwrap() = None;
+    fake.set_failure(None);
     assert_eq!(app.get("/api/v1/ab-tests", ACME).await.body["total"], 0);
     let readyz = app.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(readyz.body["sink"], "kubernetes:ml/{tenant}-{service}");

@@ -2,11 +2,9 @@
 //! kube-rs sends (no real API server can run here): server-side apply of the WasmPlugin's
 //! `spec.pluginConfig` with the state annotation, then reading the state back.
 
-mod kube_fake;
-
 use axum::http::Method;
-use kube_fake::KubeFake;
 use rollgate_core::config::FilterConfig;
+use rollgate_kube_fake::KubeFake;
 use rollgate_rollout::engine::{ControlRequest, ManualAction, RolloutState};
 use rollgate_rollout::sinks::kubernetes::{KubernetesSink, CONTROL_ANNOTATION, STATE_ANNOTATION};
 
@@ -18,12 +16,13 @@ fn config() -> FilterConfig {
 
 #[tokio::test]
 async fn apply_is_a_forced_server_side_apply_of_plugin_config_and_state() {
-    let (api, client) = KubeFake::start().await;
+    let api = KubeFake::start();
+    let client = api.client().expect("client");
     let sink = KubernetesSink::new(client, "ml", "fraud-detector-rollgate");
     let state = RolloutState::new("fraud-detector", 1_700_000_000_000);
     sink.apply(Some(&config()), &state).await.expect("applies");
 
-    let requests = api.requests.lock().expect("lock").clone();
+    let requests = api.log();
     assert_eq!(requests.len(), 1, "{requests:?}");
     let request = &requests[0];
     assert_eq!(request.method, Method::PATCH);
@@ -69,19 +68,15 @@ async fn apply_is_a_forced_server_side_apply_of_plugin_config_and_state() {
 
 #[tokio::test]
 async fn state_and_control_requests_round_trip_through_annotations() {
-    let (api, client) = KubeFake::start().await;
+    let api = KubeFake::start();
+    let client = api.client().expect("client");
     let sink = KubernetesSink::new(client, "ml", "fraud-detector-rollgate");
     assert_eq!(sink.load_state().await.expect("404 is no state"), None);
     let state = RolloutState::new("fraud-detector", 42);
     sink.apply(None, &state)
         .await
         .expect("applies the state alone");
-    assert!(api
-        .requests
-        .lock()
-        .expect("lock")
-        .last()
-        .is_some_and(|r| r.body["spec"].is_null()));
+    assert!(api.log().last().is_some_and(|r| r.body["spec"].is_null()));
     assert_eq!(sink.load_state().await.expect("reads"), Some(state));
 
     let request = ControlRequest {
@@ -89,13 +84,7 @@ async fn state_and_control_requests_round_trip_through_annotations() {
         action: ManualAction::Abort,
     };
     sink.write_control(&request).await.expect("writes");
-    let last = api
-        .requests
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("request");
+    let last = api.log().last().cloned().expect("request");
     assert!(
         last.uri.contains("fieldManager=rollgate-control"),
         "{}",
@@ -111,7 +100,8 @@ async fn state_and_control_requests_round_trip_through_annotations() {
 
 #[tokio::test]
 async fn a_config_the_filter_refuses_is_never_sent() {
-    let (api, client) = KubeFake::start().await;
+    let api = KubeFake::start();
+    let client = api.client().expect("client");
     let sink = KubernetesSink::new(client, "ml", "p");
     let mut bad = config();
     bad.experiments[0].variants[1].weight = 9_999;
@@ -119,5 +109,5 @@ async fn a_config_the_filter_refuses_is_never_sent() {
         .apply(Some(&bad), &RolloutState::new("r", 0))
         .await
         .is_err());
-    assert!(api.requests.lock().expect("lock").is_empty());
+    assert!(api.log().is_empty());
 }

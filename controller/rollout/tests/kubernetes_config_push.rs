@@ -3,10 +3,8 @@
 //! `rollgate-config`, leaves a rollout's state annotation alone, and continues versions from
 //! the one the WasmPlugin holds.
 
-mod kube_fake;
-
-use kube_fake::{wasm_plugin_path, KubeFake};
 use rollgate_core::config::FilterConfig;
+use rollgate_kube_fake::{wasm_plugin_path, FailureScope, KubeFake};
 use rollgate_rollout::engine::RolloutState;
 use rollgate_rollout::sinks::kubernetes::{
     KubernetesSink, CONFIG_VERSION_ANNOTATION, STATE_ANNOTATION,
@@ -26,7 +24,8 @@ fn config(canary_bp: u32) -> FilterConfig {
 
 #[tokio::test]
 async fn a_config_push_applies_plugin_config_and_version_and_keeps_the_state() {
-    let (fake, client) = KubeFake::start().await;
+    let fake = KubeFake::start();
+    let client = fake.client().expect("client");
     let k8s = KubernetesSink::new(client, "ml", "fraud-rollgate");
     // A rollout ran on this WasmPlugin before: its state annotation is there.
     let state = RolloutState::new("fraud", 1);
@@ -39,7 +38,7 @@ async fn a_config_push_applies_plugin_config_and_version_and_keeps_the_state() {
     assert_eq!(sink.push_next(&config(7_500)).await.expect("pushes"), 10);
 
     let push = fake
-        .requests()
+        .log()
         .into_iter()
         .rfind(|r| r.method == http::Method::PATCH)
         .expect("a patch");
@@ -73,14 +72,15 @@ async fn a_config_push_applies_plugin_config_and_version_and_keeps_the_state() {
 
 #[tokio::test]
 async fn refused_configs_are_never_sent_and_api_errors_name_the_wasm_plugin() {
-    let (fake, client) = KubeFake::start().await;
+    let fake = KubeFake::start();
+    let client = fake.client().expect("client");
     let sink = ConfigSink::Kubernetes(Box::new(KubernetesSink::new(client, "ml", "p")));
     let mut bad = config(500);
     bad.experiments[0].variants[1].weight = 9_999;
     assert!(sink.push_config(&bad, 1).await.is_err());
-    assert!(fake.requests().is_empty());
+    assert!(fake.log().is_empty());
 
-    *fake.failing.lock().expect("lock") = Some("etcd unavailable".into());
+    fake.set_failure(Some((FailureScope::Everything, "etcd unavailable")));
     let err = sink
         .push_config(&config(500), 1)
         .await

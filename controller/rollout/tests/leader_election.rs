@@ -3,11 +3,7 @@
 //! resourceVersion, exactly one of two racing candidates wins, the other takes over only
 //! after the lease expired, and a leader whose renewals fail closes its fence.
 
-#[path = "../../tests/run_support/kube_api.rs"]
-#[allow(dead_code)]
-mod kube_api;
-
-use kube_api::KubeApi;
+use rollgate_kube_fake::KubeFake;
 use rollgate_rollout::leader::decision::{LeaseRecord, Observed};
 use rollgate_rollout::leader::elector::{LeaderElector, Leadership};
 use rollgate_rollout::leader::lease_api::{LeaseApi, Written};
@@ -21,10 +17,8 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn client(api: &KubeApi, user: &str) -> kube::Client {
-    let mut config = kube::Config::new(api.url.parse().expect("fake URL"));
-    config.auth_info.impersonate = Some(user.to_string());
-    kube::Client::try_from(config).expect("client")
+fn client(api: &KubeFake, user: &str) -> kube::Client {
+    api.client_as(user).expect("client")
 }
 
 fn config(identity: &str) -> LeaderConfig {
@@ -36,7 +30,7 @@ fn config(identity: &str) -> LeaderConfig {
     }
 }
 
-fn elector(api: &KubeApi, identity: &str) -> LeaderElector {
+fn elector(api: &KubeFake, identity: &str) -> LeaderElector {
     let leases = LeaseApi::new(client(api, identity), "ml", "rollgate-test");
     LeaderElector::new(leases, config(identity), now_ms, Arc::new(|_: &str| {})).expect("valid")
 }
@@ -61,7 +55,7 @@ fn record(holder: &str) -> LeaseRecord {
 
 #[test]
 fn a_second_create_and_a_stale_replace_get_409() {
-    let api = KubeApi::start();
+    let api = KubeFake::start();
     runtime().block_on(async {
         let a = LeaseApi::new(client(&api, "a"), "ml", "rollgate-test");
         let b = LeaseApi::new(client(&api, "b"), "ml", "rollgate-test");
@@ -102,7 +96,7 @@ fn a_second_create_and_a_stale_replace_get_409() {
 
 #[test]
 fn of_two_racing_candidates_one_leads_and_the_other_takes_over_only_after_expiry() {
-    let api = KubeApi::start();
+    let api = KubeFake::start();
     runtime().block_on(async {
         let mut a = tokio::spawn(elector(&api, "a").acquire());
         let mut b = tokio::spawn(elector(&api, "b").acquire());
@@ -146,7 +140,7 @@ fn of_two_racing_candidates_one_leads_and_the_other_takes_over_only_after_expiry
 
 #[test]
 fn a_leader_whose_renewals_fail_closes_its_fence_within_the_renew_deadline() {
-    let api = KubeApi::start();
+    let api = KubeFake::start();
     runtime().block_on(async {
         let leader = elector(&api, "a").acquire().await;
         tokio::time::sleep(Duration::from_millis(300)).await;
