@@ -63,6 +63,8 @@ fn bootstrap(loaded: Loaded, upstream: u16) -> String {
                          "route": { "cluster_header": "x-rollgate-cluster" } });
     let clusters: Vec<_> = [
         "stable",
+        "variant_a",
+        "variant_b",
         "outbound|80|stable|fraud-detector.ml.svc.cluster.local",
         "outbound|80|canary|fraud-detector.ml.svc.cluster.local",
         "outbound|80|shadow|fraud-detector.ml.svc.cluster.local",
