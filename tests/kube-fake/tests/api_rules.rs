@@ -41,6 +41,11 @@ fn send(
     (code, json)
 }
 
+/// The status of a JSON request.
+fn code_of(fake: &KubeFake, method: &str, uri: &str, body: &Value) -> u16 {
+    send(fake, method, uri, "application/json", body).0
+}
+
 fn plugin(annotations: Value, spec: Value) -> Value {
     json!({"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
         "metadata": {"name": "p", "namespace": "ml", "annotations": annotations}, "spec": spec})
@@ -109,21 +114,8 @@ fn leases_follow_resource_versions_and_the_failure_switch() {
             "metadata": {"name": "l", "namespace": "ml", "resourceVersion": rv},
             "spec": {"holderIdentity": holder}})
     };
-    assert_eq!(
-        send(&fake, "GET", &path, "application/json", &Value::Null).0,
-        404
-    );
-    assert_eq!(
-        send(
-            &fake,
-            "PUT",
-            &path,
-            "application/json",
-            &lease("a", Some("1"))
-        )
-        .0,
-        404
-    );
+    assert_eq!(code_of(&fake, "GET", &path, &Value::Null), 404);
+    assert_eq!(code_of(&fake, "PUT", &path, &lease("a", Some("1"))), 404);
     let (code, created) = send(
         &fake,
         "POST",
@@ -132,61 +124,18 @@ fn leases_follow_resource_versions_and_the_failure_switch() {
         &lease("a", None),
     );
     assert_eq!(code, 201);
-    let rv = created["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("rv")
-        .to_string();
-    assert_eq!(
-        send(
-            &fake,
-            "POST",
-            collection,
-            "application/json",
-            &lease("b", None)
-        )
-        .0,
-        409
-    );
-    assert_eq!(
-        send(&fake, "PUT", &path, "application/json", &lease("b", None)).0,
-        409
-    );
-    assert_eq!(
-        send(
-            &fake,
-            "PUT",
-            &path,
-            "application/json",
-            &lease("a", Some(&rv))
-        )
-        .0,
-        200
-    );
-    assert_eq!(
-        send(
-            &fake,
-            "PUT",
-            &path,
-            "application/json",
-            &lease("b", Some(&rv))
-        )
-        .0,
-        409,
-        "stale"
-    );
-    assert_eq!(
-        fake.log()
-            .last()
-            .and_then(|r| r.lease_holder.clone())
-            .as_deref(),
-        Some("a")
-    );
+    let rv = created["metadata"]["resourceVersion"].as_str().expect("rv");
+    let rv = rv.to_string();
+    assert_eq!(code_of(&fake, "POST", collection, &lease("b", None)), 409);
+    assert_eq!(code_of(&fake, "PUT", &path, &lease("b", None)), 409);
+    assert_eq!(code_of(&fake, "PUT", &path, &lease("a", Some(&rv))), 200);
+    let stale = code_of(&fake, "PUT", &path, &lease("b", Some(&rv)));
+    assert_eq!(stale, 409, "a replace with a stale resourceVersion");
+    let holder = fake.log().last().and_then(|r| r.lease_holder.clone());
+    assert_eq!(holder.as_deref(), Some("a"));
 
     fake.set_lease_outage(true);
-    assert_eq!(
-        send(&fake, "GET", &path, "application/json", &Value::Null).0,
-        500
-    );
+    assert_eq!(code_of(&fake, "GET", &path, &Value::Null), 500);
     let apply = format!("{}?fieldManager=m", wasm_plugin_path("ml", "p"));
     assert_eq!(
         send(
@@ -212,10 +161,7 @@ fn leases_follow_resource_versions_and_the_failure_switch() {
         (500, Some("etcd unavailable"))
     );
     fake.set_failure(None);
-    assert_eq!(
-        send(&fake, "GET", &path, "application/json", &Value::Null).0,
-        200
-    );
+    assert_eq!(code_of(&fake, "GET", &path, &Value::Null), 200);
 }
 
 #[test]
