@@ -163,3 +163,13 @@ async fn a_round_moves_weight_to_the_better_arm_and_a_failed_query_pushes_nothin
     assert_eq!(next.version, 2);
     assert_eq!(next.allocation.weights_bp, [2500, 7500]);
 }
+
+#[test]
+fn the_example_spec_binds_to_the_example_rollout() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let spec = spec::load_bandit(&examples.join("bandit.yaml")).expect("examples/bandit.yaml");
+    let rollout = crate::spec::load_rollout(&spec.rollout).expect("examples/rollout.yaml");
+    let plan = BanditPlan::new(&spec, &rollout).expect("plan");
+    assert_eq!(plan.queries.len(), 2);
+    assert!(plan.queries[1].second.contains(r#"variant="canary""#));
+}
