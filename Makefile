@@ -3,7 +3,10 @@
 
 CARGO     ?= cargo
 WASM      := target/wasm32-wasip1/release/rollgate_filter.wasm
-WASM_MAX  := 327680
+# Size budget of the .wasm, a warning not a goal. 360 KiB (was 320 KiB): the filter is built
+# for speed (opt-level 3, `wasm-opt -O3`, ~330 KB) rather than size (opt-level z, `-Oz`,
+# ~277 KB): size is not what a sidecar's owner pays for, CPU per request is (docs/performance.md).
+WASM_MAX  := 368640
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int --enable-mutable-globals
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -15,12 +18,12 @@ all: build
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 
-## wasm: build the filter as Envoy loads it, shrink it with binaryen's wasm-opt, check its size
+## wasm: build the filter as Envoy loads it, optimise it for speed with binaryen's wasm-opt, check its size
 wasm: wasm-target binaryen
 	$(CARGO) build -p rollgate-filter --release --target wasm32-wasip1
 	@if command -v wasm-opt >/dev/null 2>&1; then \
-	  wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM); \
-	else echo "WARNING: wasm-opt not found: the .wasm is not size-optimised"; fi
+	  wasm-opt -O3 $(WASM_OPT_FEATURES) $(WASM) -o $(WASM).opt && mv $(WASM).opt $(WASM); \
+	else echo "WARNING: wasm-opt not found: the .wasm is not optimised by wasm-opt"; fi
 	@size=$$(stat -c %s $(WASM)); echo "$(WASM): $$size bytes (budget $(WASM_MAX))"; \
 	  if [ $$size -gt $(WASM_MAX) ]; then \
 	    echo "WARNING: $(WASM) is over the $(WASM_MAX)-byte budget (a warning, not a goal)"; [ -z "$(WASM_STRICT)" ] || exit 1; fi

@@ -34,6 +34,13 @@ struct PendingCopy {
     body: BodyCopy,
 }
 
+/// Header slots kept inline in a request's [`LazyHeaders`] (on the stack): a table reading up
+/// to this many headers allocates nothing for them; more spill into one `Vec`.
+const INLINE_HEADER_SLOTS: usize = 8;
+
+/// One header's value, fetched on first use (`None` inside: absent).
+type Slot = OnceCell<Option<Vec<u8>>>;
+
 /// The headers a decision may read (the table's list), each fetched by name from the host the
 /// first time the decision asks for it: a header the decision does not reach (the cookie when
 /// the unit header is there) costs no host call. Client-sent routing headers read as absent.
@@ -41,14 +48,34 @@ struct LazyHeaders<'a, H: Host> {
     host: &'a H,
     names: &'a [String],
     skip: [&'a str; 2],
-    values: Vec<OnceCell<Option<Vec<u8>>>>,
+    inline: [Slot; INLINE_HEADER_SLOTS],
+    spill: Vec<Slot>,
+}
+
+impl<'a, H: Host> LazyHeaders<'a, H> {
+    fn new(host: &'a H, names: &'a [String], skip: [&'a str; 2]) -> Self {
+        let spilled = names.len().saturating_sub(INLINE_HEADER_SLOTS);
+        LazyHeaders {
+            host,
+            names,
+            skip,
+            inline: Default::default(),
+            spill: (0..spilled).map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    fn slot(&self, index: usize) -> Option<&Slot> {
+        match index.checked_sub(INLINE_HEADER_SLOTS) {
+            None => self.inline.get(index),
+            Some(spilled) => self.spill.get(spilled),
+        }
+    }
 }
 
 impl<H: Host> RequestView for LazyHeaders<'_, H> {
     fn header(&self, name: &str) -> Option<&[u8]> {
         let index = self.names.iter().position(|n| n == name)?;
-        self.values
-            .get(index)?
+        self.slot(index)?
             .get_or_init(|| {
                 if self.skip.contains(&name) {
                     None
@@ -90,22 +117,22 @@ impl StreamLogic {
 
     /// Request headers: decide, set (or strip) the routing headers, start the shadow copy.
     pub fn on_request_headers(&mut self, host: &impl Host, end_of_stream: bool) {
-        let Some(active) = self.active.clone() else {
+        let Some(active) = self.active.as_deref() else {
             return;
         };
         let table = &active.table;
         let (route_header, variant_header) = (table.route_header(), table.variant_header());
         // Only the headers a decision reads, when it reads them; routing headers never.
-        let names = table.request_headers();
-        let request = LazyHeaders {
+        let request = LazyHeaders::new(
             host,
-            names,
-            skip: [route_header, variant_header],
-            values: names.iter().map(|_| OnceCell::new()).collect(),
-        };
+            table.request_headers(),
+            [route_header, variant_header],
+        );
         let now_ns = host.now_ns();
         self.started_ms = now_ns / 1_000_000;
-        let random = self.random(now_ns);
+        // The random value only when the decision needs one, and the same one all through it.
+        let random = OnceCell::new();
+        let random = || *random.get_or_init(|| request_random(&self.vm, self.context_id, now_ns));
         let decision = table.decide_guarded(&request, random, |e, v| active.is_tripped(host, e, v));
         let Some(decision) = decision else {
             // Nothing decided: a client must not pick the cluster or variant itself.
@@ -134,20 +161,11 @@ impl StreamLogic {
                 .into_iter()
                 .filter(|(name, _)| name != route_header && name != variant_header)
                 .collect();
-            self.shadow = shadow_copy(&active, experiment, &HeaderList::new(all));
+            self.shadow = shadow_copy(active, experiment, &HeaderList::new(all));
         }
         if end_of_stream {
             self.hand_off(host);
         }
-    }
-
-    fn random(&self, now_ns: u64) -> u64 {
-        let counter = self.vm.borrow_mut().next_request();
-        let mut seed = [0u8; 20];
-        seed[..8].copy_from_slice(&now_ns.to_le_bytes());
-        seed[8..16].copy_from_slice(&counter.to_le_bytes());
-        seed[16..].copy_from_slice(&self.context_id.to_le_bytes());
-        xxh3_64(&seed)
     }
 
     /// A request body chunk: copied for a sampled request while the stream continues.
@@ -309,6 +327,16 @@ impl StreamLogic {
         }
         self.send_primary_value(host, JsonScalar::Absent);
     }
+}
+
+/// A request's random value: the clock, the VM's request counter and the context id, hashed.
+fn request_random(vm: &VmHandle, context_id: u32, now_ns: u64) -> u64 {
+    let counter = vm.borrow_mut().next_request();
+    let mut seed = [0u8; 20];
+    seed[..8].copy_from_slice(&now_ns.to_le_bytes());
+    seed[8..16].copy_from_slice(&counter.to_le_bytes());
+    seed[16..].copy_from_slice(&context_id.to_le_bytes());
+    xxh3_64(&seed)
 }
 
 /// The copy's headers: the request's (routing headers already removed), `:authority` rewritten,

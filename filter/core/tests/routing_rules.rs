@@ -137,6 +137,38 @@ fn missing_unit_policies() {
     assert_eq!(seen, [true, true], "random policy must use both variants");
 }
 
+/// The caller's random value is computed only when a decision needs it (no unit and no
+/// `x-request-id` under `missing_unit: random`), once however often the decision reads it,
+/// and a lazy source decides exactly as the plain value does.
+#[test]
+fn random_is_asked_for_only_when_the_decision_needs_it() {
+    let mut layered = experiment("e", "s", &[5000, 5000]);
+    layered["layer"] = json!({"name": "l", "from": 0, "to": 10_000});
+    let config = json!({"version": 1, "unit": {"header": "x-user-id", "missing_unit": "random"},
+        "experiments": [layered]});
+    let t =
+        RoutingTable::from_json(config.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let value = 0x9e37_79b9_7f4a_7c15_u64;
+    let cases = [
+        (Req::new("svc", "/", &[("x-user-id", "u-1")]), 0),
+        (Req::new("svc", "/", &[("x-request-id", "r-1")]), 0),
+        (Req::new("svc", "/", &[]), 1),
+    ];
+    for (req, wanted_calls) in cases {
+        let calls = std::cell::Cell::new(0);
+        let cached = std::cell::OnceCell::new();
+        let lazy = || {
+            *cached.get_or_init(|| {
+                calls.set(calls.get() + 1);
+                value
+            })
+        };
+        let decided = t.decide_guarded(&req, lazy, |_, _| false);
+        assert_eq!(calls.get(), wanted_calls, "{req:?}");
+        assert_eq!(decided, t.decide(&req, value), "{req:?}");
+    }
+}
+
 #[test]
 fn cookie_is_the_fallback_unit_key() {
     let t = table(vec![experiment("e", "s", &[5000, 5000])]);

@@ -18,6 +18,13 @@ fn split_config() -> serde_json::Value {
     })
 }
 
+/// How many request headers the VM's table may read.
+fn table_reads(vm: &mut TestVm) -> usize {
+    vm.root()
+        .active()
+        .map_or(0, |a| a.table.request_headers().len())
+}
+
 fn count(journal: &[&str], call: &str) -> usize {
     journal.iter().filter(|c| **c == call).count()
 }
@@ -25,13 +32,7 @@ fn count(journal: &[&str], call: &str) -> usize {
 #[test]
 fn a_request_without_shadow_makes_only_the_host_calls_routing_needs() {
     let mut vm = TestVm::start(&split_config());
-    let table_reads = vm
-        .root()
-        .active()
-        .expect("config")
-        .table
-        .request_headers()
-        .len();
+    let table_reads = table_reads(&mut vm);
     assert_eq!(table_reads, 2, "x-user-id, then cookie");
     vm.host.journal.borrow_mut().clear();
     vm.request("user-1", b"{}", 200, b"{}");
@@ -97,4 +98,53 @@ fn client_sent_routing_headers_are_overwritten_or_removed() {
     ];
     stream.on_request_headers(&vm.host, true);
     assert_eq!(vm.host.request.borrow().len(), 1);
+}
+
+/// A request whose unit comes from its header does not touch the VM's request counter (the
+/// random value is computed only when a decision needs one); one without a unit under
+/// `missing_unit: random` does, once.
+#[test]
+fn the_random_value_is_computed_only_when_the_decision_needs_it() {
+    let mut config = split_config();
+    config["unit"]["missing_unit"] = json!("random");
+    let mut vm = TestVm::start(&config);
+    vm.request("user-1", b"", 200, b"");
+    assert_eq!(vm.vm.borrow_mut().next_request(), 1, "no random drawn");
+    let mut stream = vm.stream();
+    *vm.host.request.borrow_mut() = vec![(":path".into(), b"/".to_vec())];
+    stream.on_request_headers(&vm.host, true);
+    assert_eq!(vm.vm.borrow_mut().next_request(), 3, "one random drawn");
+    assert_eq!(vm.requests("split", "a") + vm.requests("split", "b"), 2);
+}
+
+/// A table reading more headers than a request keeps inline still reads each of them: an
+/// experiment matching on ten headers routes only a request carrying all ten.
+#[test]
+fn a_table_reading_many_headers_reads_every_one() {
+    let mut config = split_config();
+    let wanted: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("x-m{i}"), format!("v{i}")))
+        .collect();
+    let matched: serde_json::Map<String, serde_json::Value> =
+        wanted.iter().map(|(n, v)| (n.clone(), json!(v))).collect();
+    config["experiments"][0]["match"] = json!({ "headers": matched });
+    let mut vm = TestVm::start(&config);
+    let reads = table_reads(&mut vm);
+    assert!(reads > 8, "{reads} headers read: more than kept inline");
+    for missing in [None, Some(9), Some(0)] {
+        let mut stream = vm.stream();
+        let mut headers: Vec<(String, Vec<u8>)> = vec![
+            (":path".into(), b"/".to_vec()),
+            ("x-user-id".into(), b"u".to_vec()),
+        ];
+        for (i, (name, value)) in wanted.iter().enumerate() {
+            if Some(i) != missing {
+                headers.push((name.clone(), value.as_bytes().to_vec()));
+            }
+        }
+        *vm.host.request.borrow_mut() = headers;
+        stream.on_request_headers(&vm.host, true);
+        let routed = crate::host::Host::header(&vm.host, Map::RequestHeaders, "x-rollgate-cluster");
+        assert_eq!(routed.is_some(), missing.is_none(), "missing {missing:?}");
+    }
 }

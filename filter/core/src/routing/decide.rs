@@ -56,6 +56,27 @@ impl UnitKey<'_> {
     }
 }
 
+/// The caller's per-request random value, asked for only when a decision needs it (a
+/// request-level unit or `missing_unit: random` without `x-request-id`): a plain `u64`, or a
+/// closure that computes it on first use. A closure must return the same value on every call
+/// within one decision (the layer check and the variant choice hash the same key).
+pub trait RandomSource {
+    /// The request's random value.
+    fn random(&self) -> u64;
+}
+
+impl RandomSource for u64 {
+    fn random(&self) -> u64 {
+        *self
+    }
+}
+
+impl<F: Fn() -> u64> RandomSource for F {
+    fn random(&self) -> u64 {
+        self()
+    }
+}
+
 fn non_empty(value: Option<&[u8]>) -> Option<&[u8]> {
     value.filter(|v| !v.is_empty())
 }
@@ -74,15 +95,17 @@ impl RoutingTable {
     }
 
     /// Like [`RoutingTable::decide`], with `is_tripped(experiment_index, variant_index)` telling
-    /// which variants the guard has reverted: their units go to the first variant.
-    pub fn decide_guarded<'t, R, F>(
+    /// which variants the guard has reverted: their units go to the first variant. `random`
+    /// is read only when the decision needs it (see [`RandomSource`]).
+    pub fn decide_guarded<'t, R, G, F>(
         &'t self,
         request: &R,
-        random: u64,
+        random: G,
         is_tripped: F,
     ) -> Option<Decision<'t>>
     where
         R: RequestView + ?Sized,
+        G: RandomSource,
         F: Fn(usize, usize) -> bool,
     {
         let user_key = self.user_key(request);
@@ -99,7 +122,7 @@ impl RoutingTable {
                 continue;
             }
             if let Some((layer, range)) = &experiment.layer {
-                let key = unit_key(experiment, user_key, self.missing_unit, request, random);
+                let key = unit_key(experiment, user_key, self.missing_unit, request, &random);
                 let in_layer = key.as_ref().is_some_and(|key| {
                     range.contains(bucket_parts(&[layer.as_bytes(), b":", key.bytes()]))
                 });
@@ -110,20 +133,21 @@ impl RoutingTable {
             best = Some((index, experiment, specificity));
         }
         let (index, experiment, _) = best?;
-        Some(self.choose(index, experiment, user_key, request, random, &is_tripped))
+        Some(self.choose(index, experiment, user_key, request, &random, &is_tripped))
     }
 
-    fn choose<'t, R, F>(
+    fn choose<'t, R, G, F>(
         &'t self,
         index: usize,
         experiment: &'t CompiledExperiment,
         user_key: Option<&[u8]>,
         request: &R,
-        random: u64,
+        random: &G,
         is_tripped: &F,
     ) -> Decision<'t>
     where
         R: RequestView + ?Sized,
+        G: RandomSource,
         F: Fn(usize, usize) -> bool,
     {
         let key = unit_key(experiment, user_key, self.missing_unit, request, random);
@@ -187,16 +211,16 @@ impl RoutingTable {
 }
 
 /// The key an experiment buckets on; `None` means "no unit" (the first variant serves).
-fn unit_key<'r, R: RequestView + ?Sized>(
+fn unit_key<'r, R: RequestView + ?Sized, G: RandomSource>(
     experiment: &CompiledExperiment,
     user_key: Option<&'r [u8]>,
     missing_unit: MissingUnit,
     request: &'r R,
-    random: u64,
+    random: &G,
 ) -> Option<UnitKey<'r>> {
     let per_request = || match non_empty(request.header(REQUEST_ID_HEADER)) {
         Some(id) => UnitKey::Borrowed(id),
-        None => UnitKey::Random(random.to_le_bytes()),
+        None => UnitKey::Random(random.random().to_le_bytes()),
     };
     match (experiment.unit_kind, user_key, missing_unit) {
         (UnitKind::Request, _, _) => Some(per_request()),

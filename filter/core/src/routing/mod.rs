@@ -6,6 +6,6 @@ mod decide;
 pub mod request;
 mod table;
 
-pub use decide::{Decision, DecisionReason, REQUEST_ID_HEADER};
+pub use decide::{Decision, DecisionReason, RandomSource, REQUEST_ID_HEADER};
 pub use request::{authority_host, cookie_value, HeaderList, RequestView};
 pub use table::{CompiledExperiment, CompiledVariant, RoutingTable};
