@@ -76,6 +76,15 @@ pub enum ApiError {
     /// The configured sink refused or failed the push (502); nothing was stored.
     #[error("pushing the filter config to the sink failed: {0}; nothing was stored")]
     Sink(String),
+    /// This replica is a follower under `rollgate serve --leader-elect` and may not push
+    /// (503): the lease holder serves writes that push a config.
+    #[error("this replica does not hold the leader lease {lease}, so it pushes nothing; send writes to the leader ({leader})")]
+    NotLeader {
+        /// `namespace/name` of the Lease.
+        lease: String,
+        /// The current holder as last seen, or why this replica stopped leading.
+        leader: String,
+    },
     /// Storage failure (500).
     #[error("storage error: {0}")]
     Store(String),
@@ -116,6 +125,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Sink(_) => StatusCode::BAD_GATEWAY,
+            ApiError::NotLeader { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +143,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::Sink(_) => "sink-failed",
+            ApiError::NotLeader { .. } => "not-leader",
             ApiError::Store(_) => "storage",
             ApiError::Internal(_) => "internal",
         }

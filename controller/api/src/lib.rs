@@ -18,6 +18,7 @@ pub mod canary_ops;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod leadership;
 pub mod metrics;
 pub mod monitor;
 pub mod openapi;

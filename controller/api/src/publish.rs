@@ -55,6 +55,9 @@ pub async fn push_service(
     tenant: &str,
     service: &str,
 ) -> ApiResult<u64> {
+    // The fence sits next to the push: a follower, or a leader past its renew deadline,
+    // pushes nothing and the transaction rolls back.
+    state.push_gate.check(crate::time::now_ms().max(0) as u64)?;
     let (config, version) = prepare(tx.conn(), tenant, service)?;
     state
         .sink

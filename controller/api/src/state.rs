@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use crate::auth::TenantTokens;
+use crate::leadership::PushGate;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use rollgate_rollout::sinks::ServiceSinks;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub sink: Arc<ServiceSinks>,
     /// The server's own metrics.
     pub metrics: Arc<Metrics>,
+    /// Whether this replica may push now (always, without `--leader-elect`).
+    pub push_gate: Arc<PushGate>,
 }
 
 impl AppState {
@@ -27,6 +30,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             sink: Arc::new(sink.into()),
             metrics: Arc::new(Metrics::default()),
+            push_gate: Arc::new(PushGate::default()),
         }
     }
 }

@@ -21,10 +21,10 @@ pub struct LeaderArgs {
     /// Lease (kubernetes sink only); followers wait and take over when it expires.
     #[arg(long)]
     pub leader_elect: bool,
-    /// Name of the Lease [default: rollgate-<wasm_plugin>].
+    /// Name of the Lease [default: run: rollgate-<wasm_plugin>; serve: rollgate-serve].
     #[arg(long, requires = "leader_elect")]
     pub lease_name: Option<String>,
-    /// Namespace of the Lease [default: the WasmPlugin's namespace].
+    /// Namespace of the Lease [default: run: the WasmPlugin's namespace; serve: default].
     #[arg(long, requires = "leader_elect")]
     pub lease_namespace: Option<String>,
     /// This replica's holderIdentity [default: <hostname>-<pid>].
@@ -60,6 +60,17 @@ impl LeaderArgs {
                  `rollgate run` already locks"
             );
         };
+        self.config_defaulting(namespace, &format!("rollgate-{wasm_plugin}"))
+            .map(Some)
+    }
+
+    /// The election settings with `namespace` and `lease_name` as the defaults of
+    /// `--lease-namespace` and `--lease-name`.
+    pub fn config_defaulting(
+        &self,
+        namespace: &str,
+        lease_name: &str,
+    ) -> anyhow::Result<LeaderConfig> {
         let duration = |flag: &str, text: &str| {
             parse_duration_ms(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
         };
@@ -67,11 +78,11 @@ impl LeaderArgs {
             namespace: self
                 .lease_namespace
                 .clone()
-                .unwrap_or_else(|| namespace.clone()),
+                .unwrap_or_else(|| namespace.to_string()),
             lease_name: self
                 .lease_name
                 .clone()
-                .unwrap_or_else(|| format!("rollgate-{wasm_plugin}")),
+                .unwrap_or_else(|| lease_name.to_string()),
             identity: self
                 .leader_identity
                 .clone()
@@ -81,16 +92,26 @@ impl LeaderArgs {
             retry_period_ms: duration("retry-period", &self.retry_period)?,
         };
         config.validate()?;
-        Ok(Some(config))
+        Ok(config)
     }
 }
 
 /// Waits, as follower, until this replica holds the lease of `config`.
 pub async fn acquire(config: LeaderConfig) -> anyhow::Result<Leadership> {
+    acquire_watching(config, Arc::new(|_: &str| {})).await
+}
+
+/// Like [`acquire`], calling `on_holder` with the holder each time the lease is seen held by
+/// another replica.
+pub async fn acquire_watching(
+    config: LeaderConfig,
+    on_holder: rollgate_rollout::leader::elector::Report,
+) -> anyhow::Result<Leadership> {
     let client = default_kube_client().await?;
     let leases = LeaseApi::new(client, &config.namespace, &config.lease_name);
     let report = Arc::new(|line: &str| eprintln!("rollgate: {line}"));
     let elector = LeaderElector::new(leases, config, super::rollout_common::now_ms, report)
-        .context("leader election")?;
+        .context("leader election")?
+        .watch_holder(on_holder);
     Ok(elector.acquire().await)
 }

@@ -26,6 +26,7 @@ pub struct LeaderElector {
     config: LeaderConfig,
     clock: Clock,
     report: Report,
+    on_holder: Option<Report>,
 }
 
 impl LeaderElector {
@@ -42,7 +43,15 @@ impl LeaderElector {
             config,
             clock,
             report,
+            on_holder: None,
         })
+    }
+
+    /// Calls `on_holder` with the current holder's identity each time a follower reads the
+    /// lease held by another replica (e.g. so `rollgate serve` can name the leader).
+    pub fn watch_holder(mut self, on_holder: Report) -> Self {
+        self.on_holder = Some(on_holder);
+        self
     }
 
     /// Waits (retrying every retry period) until this replica holds the lease, then starts
@@ -73,6 +82,9 @@ impl LeaderElector {
                 .as_ref()
                 .map(|o| decide(Some(o), &self.config.identity, &self.config, (self.clock)()))
             {
+                if let Some(on_holder) = &self.on_holder {
+                    on_holder(&holder);
+                }
                 let message = format!(
                     "leader election: Lease {} is held by {holder}; waiting (as follower) to take over once it expires",
                     self.config.lease_ref()
