@@ -3,47 +3,19 @@
 //! statistics agree with the raw events, since both are written in one transaction).
 #![allow(clippy::unwrap_used)]
 
+mod run_support;
+
+use run_support::serve::{serve_command, spawn, write_tokens, Serve};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 const TOKEN: &str = "kill-test-token";
 const BATCH: usize = 50;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--sink", "memory"])
-        .arg("--db")
-        .arg(dir.join("rollgate.db"))
-        .arg("--tokens")
-        .arg(dir.join("tokens.yaml"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rollgate serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .expect("read stderr");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_string();
-        }
-    };
-    // keep draining stderr so the server never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+fn start(dir: &Path) -> Serve {
+    spawn(serve_command(dir, "memory"))
 }
 
 async fn post(
@@ -64,12 +36,7 @@ async fn post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_event_burst_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
-    std::fs::write(
-        dir.path().join("tokens.yaml"),
-        format!("tenants:\n- name: acme\n  token_sha256: {hash}\n"),
-    )
-    .unwrap();
+    write_tokens(dir.path(), TOKEN);
     let mut server = start(dir.path());
     let client = reqwest::Client::new();
     for version in ["v1", "v2"] {

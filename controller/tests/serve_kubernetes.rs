@@ -4,11 +4,11 @@
 //! names the sink.
 #![allow(clippy::unwrap_used)]
 
+mod run_support;
+
 use rollgate_kube_fake::{wasm_plugin_path, KubeFake};
+use run_support::serve::{serve_command, spawn, write_tokens};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 const TOKEN: &str = "serve-kubernetes-token";
 
@@ -17,41 +17,18 @@ async fn an_ab_test_created_over_http_is_applied_to_the_services_wasm_plugin() {
     let fake = KubeFake::start();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = fake.kubeconfig(dir.path(), "rollgate-serve");
-    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
-    let tokens = dir.path().join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!("tenants:\n  - {{ name: acme, token_sha256: {hash} }}\n"),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--sink", "kubernetes"])
-        .arg("--db")
-        .arg(dir.path().join("rollgate.db"))
-        .arg("--tokens")
-        .arg(&tokens)
-        .env("KUBECONFIG", &kubeconfig)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rollgate serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            assert!(
-                line.contains("sink kubernetes:{tenant}/rollgate-{service}"),
-                "{line}"
-            );
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    write_tokens(dir.path(), TOKEN);
+    let mut command = serve_command(dir.path(), "kubernetes");
+    command.env("KUBECONFIG", &kubeconfig);
+    let mut server = spawn(command);
+    assert!(
+        server
+            .listening
+            .contains("sink kubernetes:{tenant}/rollgate-{service}"),
+        "{}",
+        server.listening
+    );
+    let base = server.base.clone();
 
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| {
@@ -98,6 +75,6 @@ async fn an_ab_test_created_over_http_is_applied_to_the_services_wasm_plugin() {
         .await
         .unwrap();
     assert_eq!(ready["sink"], "kubernetes:{tenant}/rollgate-{service}");
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
 }

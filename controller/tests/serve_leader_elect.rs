@@ -8,52 +8,25 @@
 mod run_support;
 
 use run_support::kube_api::{lease_path, KubeApi, Logged};
+use run_support::serve::{serve_command, spawn, write_tokens};
 use run_support::wait_for;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 const TOKEN: &str = "serve-leader-token";
 
 fn spawn_replica(api: &KubeApi, dir: &Path, identity: &str) -> (Child, String) {
-    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
-    let tokens = dir.join("tokens.yaml");
-    std::fs::write(
-        &tokens,
-        format!("tenants:\n  - {{ name: acme, token_sha256: {hash} }}\n"),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--sink", "kubernetes"])
+    write_tokens(dir, TOKEN);
+    let mut command = serve_command(dir, "kubernetes");
+    command
         .args(["--canary-period-s", "1", "--leader-elect"])
         .args(["--leader-identity", identity, "--lease-duration", "2s"])
         .args(["--renew-deadline", "1s", "--retry-period", "200ms"])
-        .arg("--db")
-        .arg(dir.join("rollgate.db"))
-        .arg("--tokens")
-        .arg(&tokens)
-        .env("KUBECONFIG", api.kubeconfig(dir, identity))
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rollgate serve --leader-elect");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
+        .env("KUBECONFIG", api.kubeconfig(dir, identity));
+    let server = spawn(command);
+    (server.child, server.base)
 }
 
 /// Sends `request` and reads the JSON answer (a fresh runtime: the test itself is blocking).

@@ -1,8 +1,9 @@
-//! Shared by the `rollgate run` / `render` process tests: a scripted fake Prometheus on
+//! Shared by the `rollgate run` / `render` / `serve` process tests: a scripted fake Prometheus on
 //! loopback, a rollout fixture in a temp dir, and helpers to run the real binary.
 #![allow(dead_code)]
 
 pub mod kube_api;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
