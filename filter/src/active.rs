@@ -3,6 +3,7 @@
 
 use crate::host::{CasMismatch, Host};
 use crate::metric_ids::{define_all, ExperimentIds, VariantIds};
+use rollgate_core::config::{CompareConfig, ShadowConfig};
 use rollgate_core::guard::{guard_key, GuardSet, SharedGuardState};
 use rollgate_core::routing::RoutingTable;
 use rollgate_core::shadow::ShadowResult;
@@ -73,6 +74,16 @@ impl Active {
     /// Ids of (experiment, variant).
     pub fn variant_ids(&self, experiment: usize, variant: usize) -> Option<&VariantIds> {
         self.ids.get(experiment)?.variants.get(variant)
+    }
+
+    /// The shadow settings of `experiment` (`None`: not shadowed).
+    pub fn shadow_spec(&self, experiment: usize) -> Option<&ShadowConfig> {
+        self.table.experiments().get(experiment)?.shadow.as_ref()
+    }
+
+    /// How `experiment`'s shadow answers are compared (`None`: they are not).
+    pub fn compare_spec(&self, experiment: usize) -> Option<&CompareConfig> {
+        self.shadow_spec(experiment)?.compare.as_ref()
     }
 
     /// Counts a shadow result of `experiment`.

@@ -110,13 +110,7 @@ impl ShadowCalls {
     }
 
     fn dispatch(&mut self, host: &impl Host, owner: u32, copy: ShadowCopy) {
-        let Some(spec) = copy
-            .active
-            .table
-            .experiments()
-            .get(copy.experiment)
-            .and_then(|e| e.shadow.as_ref())
-        else {
+        let Some(spec) = copy.active.shadow_spec(copy.experiment) else {
             self.pending.remove(copy.id);
             return;
         };
@@ -226,10 +220,7 @@ impl ShadowCalls {
         }
         let pointer = call
             .active
-            .table
-            .experiments()
-            .get(call.experiment)
-            .and_then(|e| e.shadow.as_ref()?.compare.as_ref())
+            .compare_spec(call.experiment)
             .map(|c| c.json_pointer.as_str());
         let value = match (pointer, body_size) {
             (Some(pointer), 1..) => host
@@ -259,10 +250,8 @@ impl ShadowCalls {
         let Some(spec) = active.table.experiments().get(ready.experiment) else {
             return;
         };
-        let tolerance = spec
-            .shadow
-            .as_ref()
-            .and_then(|s| s.compare.as_ref())
+        let tolerance = active
+            .compare_spec(ready.experiment)
             .map_or(0.0, |c| c.tolerance);
         let outcome = compare(&ready.shadow, &ready.primary, tolerance);
         if let Some(ids) = active.ids.get(ready.experiment) {

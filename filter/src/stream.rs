@@ -12,6 +12,7 @@ use crate::host::{Buffer, Host, Map};
 use crate::metric_ids::class_index;
 use crate::shadow_calls::ShadowCopy;
 use crate::vm::VmHandle;
+use rollgate_core::config::ShadowConfig;
 use rollgate_core::metrics::status_class;
 use rollgate_core::routing::{HeaderList, RequestView};
 use rollgate_core::shadow::{
@@ -203,12 +204,7 @@ impl StreamLogic {
             active.count_shadow(host, decided.experiment, ShadowResult::SkippedTooLarge);
             return;
         }
-        let compared = active
-            .table
-            .experiments()
-            .get(decided.experiment)
-            .and_then(|e| e.shadow.as_ref())
-            .is_some_and(|s| s.compare.is_some());
+        let compared = active.compare_spec(decided.experiment).is_some();
         let id = vm.shadow.next_copy_id();
         let copy = ShadowCopy {
             id,
@@ -252,13 +248,8 @@ impl StreamLogic {
                 self.send_primary_value(host, JsonScalar::Absent);
             } else {
                 let limit = active
-                    .table
-                    .experiments()
-                    .get(decided.experiment)
-                    .and_then(|e| e.shadow.as_ref())
-                    .map_or(0, |s| {
-                        usize::try_from(s.max_body_bytes).unwrap_or(usize::MAX)
-                    });
+                    .shadow_spec(decided.experiment)
+                    .map_or(0, ShadowConfig::body_limit);
                 self.primary_body = Some(BodyCopy::new(limit));
             }
         }
@@ -291,12 +282,9 @@ impl StreamLogic {
 
     fn compare_pointer(&self) -> Option<&str> {
         let (active, decided) = (self.active.as_ref()?, self.decided?);
-        let spec = active.table.experiments().get(decided.experiment)?;
         Some(
-            spec.shadow
-                .as_ref()?
-                .compare
-                .as_ref()?
+            active
+                .compare_spec(decided.experiment)?
                 .json_pointer
                 .as_str(),
         )
@@ -342,12 +330,7 @@ fn request_random(vm: &VmHandle, context_id: u32, now_ns: u64) -> u64 {
 /// The copy's headers: the request's (routing headers already removed), `:authority` rewritten,
 /// `x-rollgate-shadow: 1` added. Values that are not UTF-8 are carried lossily.
 fn shadow_copy(active: &Active, experiment: usize, request: &HeaderList) -> Option<PendingCopy> {
-    let spec = active
-        .table
-        .experiments()
-        .get(experiment)?
-        .shadow
-        .as_ref()?;
+    let spec = active.shadow_spec(experiment)?;
     let mut headers: Vec<(String, String)> = request
         .pairs()
         .iter()
@@ -358,9 +341,8 @@ fn shadow_copy(active: &Active, experiment: usize, request: &HeaderList) -> Opti
         .collect();
     headers.push((":authority".to_string(), spec.authority.clone()));
     headers.push((SHADOW_HEADER.to_string(), "1".to_string()));
-    let limit = usize::try_from(spec.max_body_bytes).unwrap_or(usize::MAX);
     Some(PendingCopy {
         headers,
-        body: BodyCopy::new(limit),
+        body: BodyCopy::new(spec.body_limit()),
     })
 }

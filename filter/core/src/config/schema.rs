@@ -190,6 +190,13 @@ pub struct ShadowConfig {
     pub compare: Option<CompareConfig>,
 }
 
+impl ShadowConfig {
+    /// `max_body_bytes` as a length (saturating on a 16-bit target).
+    pub fn body_limit(&self) -> usize {
+        usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX)
+    }
+}
+
 /// Comparison of the shadow's answer with the primary's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
