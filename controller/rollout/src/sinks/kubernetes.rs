@@ -101,14 +101,14 @@ impl KubernetesSink {
         self.send(FIELD_MANAGER, &body).await
     }
 
-    /// Applies `config` (validated first) as `version`, without touching any rollout state
-    /// (field manager [`CONFIG_FIELD_MANAGER`]).
-    pub async fn push_config(
+    /// Applies `config` as `version`, without touching any rollout state (field manager
+    /// [`CONFIG_FIELD_MANAGER`]). Only [`super::ConfigSink::push_config`] calls it, which has
+    /// validated `config` already.
+    pub(super) async fn push_config(
         &self,
         config: &FilterConfig,
         version: u64,
     ) -> Result<(), RolloutError> {
-        config.validate()?;
         let body = self.apply_body(Some((config, version)), None)?;
         self.send(CONFIG_FIELD_MANAGER, &body).await
     }
