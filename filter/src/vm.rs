@@ -74,9 +74,7 @@ impl VmState {
         if self.queue.is_none() && !config_shadows {
             return;
         }
-        let name = std::mem::take(&mut self.queue_name);
-        self.queue = host.register_queue(&name).or(self.queue);
-        self.queue_name = name;
+        self.queue = host.register_queue(&self.queue_name).or(self.queue);
     }
 
     /// Hands a copy over and wakes the queue's owner when the outbox was empty.
